@@ -1,0 +1,3 @@
+//! The `keyhole` command-line tool.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! Custom resource: creates the first key pair.
+
+fn main() {}

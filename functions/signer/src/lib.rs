@@ -1,0 +1,3 @@
+//! The signer Lambda: POST, DELETE and GET /session.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
