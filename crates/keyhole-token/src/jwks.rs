@@ -1,0 +1,290 @@
+//! JSON Web Key Sets: parsing an issuer's published keys into verification keys. No I/O.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// RSA moduli shorter than this are ignored: 1024-bit RSA is within reach of a determined
+/// attacker, and no mainstream issuer publishes one.
+const MIN_RSA_BITS: usize = 2048;
+
+/// The kind of a public key, which fixes the algorithms it may verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// RSA: RS256/384/512 and PS256/384/512.
+    Rsa,
+    /// ECDSA on P-256: ES256 only.
+    P256,
+    /// ECDSA on P-384: ES384 only.
+    P384,
+    /// Ed25519: EdDSA only.
+    Ed25519,
+}
+
+impl KeyKind {
+    fn fits(self, alg: Algorithm) -> bool {
+        use Algorithm::*;
+        match self {
+            KeyKind::Rsa => matches!(alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512),
+            KeyKind::P256 => alg == ES256,
+            KeyKind::P384 => alg == ES384,
+            KeyKind::Ed25519 => alg == EdDSA,
+        }
+    }
+}
+
+/// One usable public key from a key set.
+#[derive(Clone)]
+pub struct PublicKey {
+    kind: KeyKind,
+    /// The key set's `alg` for this key, when it pins one.
+    alg: Option<Algorithm>,
+    key: DecodingKey,
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicKey")
+            .field("kind", &self.kind)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PublicKey {
+    /// The key's type.
+    pub fn kind(&self) -> KeyKind {
+        self.kind
+    }
+
+    /// Whether a signature made with `alg` may be checked with this key: the algorithm must fit
+    /// the key's type and, when the key set names an algorithm for the key, be that one.
+    pub fn permits(&self, alg: Algorithm) -> bool {
+        self.kind.fits(alg) && self.alg.is_none_or(|pinned| pinned == alg)
+    }
+
+    pub(crate) fn decoding_key(&self) -> &DecodingKey {
+        &self.key
+    }
+
+    /// Builds a key from one JWK, or says why it cannot be used for verification.
+    fn from_jwk(jwk: &Jwk) -> Result<Self, &'static str> {
+        if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
+            return Err("key is not for signatures");
+        }
+        let alg = match &jwk.common.key_algorithm {
+            None => None,
+            Some(a) => Some(
+                crate::jwt::allowed_algorithm(&a.to_string())
+                    .ok_or("key names an algorithm that is not allowed")?,
+            ),
+        };
+        let (kind, key) = match &jwk.algorithm {
+            AlgorithmParameters::RSA(rsa) => {
+                let n = URL_SAFE_NO_PAD
+                    .decode(&rsa.n)
+                    .map_err(|_| "bad RSA modulus")?;
+                let first = n.iter().position(|b| *b != 0).unwrap_or(n.len());
+                let bits = (n.len() - first) * 8;
+                if bits < MIN_RSA_BITS {
+                    return Err("RSA key shorter than 2048 bits");
+                }
+                let key =
+                    DecodingKey::from_rsa_components(&rsa.n, &rsa.e).map_err(|_| "bad RSA key")?;
+                (KeyKind::Rsa, key)
+            }
+            AlgorithmParameters::EllipticCurve(ec) => {
+                let kind = match ec.curve {
+                    EllipticCurve::P256 => KeyKind::P256,
+                    EllipticCurve::P384 => KeyKind::P384,
+                    _ => return Err("unsupported curve"),
+                };
+                let key =
+                    DecodingKey::from_ec_components(&ec.x, &ec.y).map_err(|_| "bad EC key")?;
+                (kind, key)
+            }
+            AlgorithmParameters::OctetKeyPair(okp) => {
+                if okp.curve != EllipticCurve::Ed25519 {
+                    return Err("unsupported curve");
+                }
+                let key = DecodingKey::from_ed_components(&okp.x).map_err(|_| "bad Ed25519 key")?;
+                (KeyKind::Ed25519, key)
+            }
+            // Symmetric ("oct") keys are never used: see `jwt::allowed_algorithm`.
+            _ => return Err("not an asymmetric key"),
+        };
+        if let Some(a) = alg
+            && !kind.fits(a)
+        {
+            return Err("key's algorithm does not fit its type");
+        }
+        Ok(Self { kind, alg, key })
+    }
+}
+
+/// An issuer's usable keys, by `kid`.
+#[derive(Debug, Clone, Default)]
+pub struct KeySet {
+    by_kid: HashMap<String, Arc<PublicKey>>,
+    /// Keys published without a `kid`: usable only by a token without one, and only when the
+    /// set holds exactly one key, so there is never a choice to make.
+    anonymous: Vec<Arc<PublicKey>>,
+}
+
+/// Why a JWKS document was refused as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySetError(pub String);
+
+impl std::fmt::Display for KeySetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Deserialize)]
+struct RawSet {
+    keys: Vec<Value>,
+}
+
+impl KeySet {
+    /// Parses a JWKS document (`{"keys": [...]}`).
+    ///
+    /// Keys this crate cannot or will not use (symmetric, encryption-only, unknown curve, short
+    /// RSA, unparsable) are skipped rather than failing the whole set: issuers publish such keys
+    /// beside their signing keys, and one odd key must not take sign-in down.
+    pub fn from_json(json: &str) -> Result<Self, KeySetError> {
+        let raw: RawSet = serde_json::from_str(json)
+            .map_err(|e| KeySetError(format!("not a JWKS document: {e}")))?;
+        let mut set = KeySet::default();
+        for value in raw.keys {
+            let kid = value.get("kid").and_then(Value::as_str).map(str::to_owned);
+            let parsed = serde_json::from_value::<Jwk>(value)
+                .map_err(|_| "unparsable JWK")
+                .and_then(|jwk| PublicKey::from_jwk(&jwk));
+            match (parsed, kid) {
+                (Ok(key), Some(kid)) => {
+                    // The first key wins a duplicated kid, so a later entry cannot shadow it.
+                    set.by_kid.entry(kid).or_insert_with(|| Arc::new(key));
+                }
+                (Ok(key), None) => set.anonymous.push(Arc::new(key)),
+                (Err(why), kid) => tracing::debug!(kid = kid.as_deref(), why, "skipping JWK"),
+            }
+        }
+        Ok(set)
+    }
+
+    /// The key a token's `kid` names.
+    pub fn find(&self, kid: Option<&str>) -> Option<&Arc<PublicKey>> {
+        match kid {
+            Some(kid) => self.by_kid.get(kid),
+            None if self.len() == 1 => self.by_kid.values().chain(&self.anonymous).next(),
+            None => None,
+        }
+    }
+
+    /// How many usable keys the set holds.
+    pub fn len(&self) -> usize {
+        self.by_kid.len() + self.anonymous.len()
+    }
+
+    /// Whether the set holds no usable key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RSA_JWKS: &str = include_str!("../testdata/jwks.json");
+
+    #[test]
+    fn test_key_set_yields_its_rsa_and_ec_keys() {
+        let set = KeySet::from_json(RSA_JWKS).unwrap();
+        assert_eq!(set.find(Some("rsa-a")).unwrap().kind(), KeyKind::Rsa);
+        assert_eq!(set.find(Some("ec-a")).unwrap().kind(), KeyKind::P256);
+        assert!(set.find(Some("nope")).is_none());
+        assert!(set.find(None).is_none(), "several keys: no kid, no key");
+    }
+
+    #[test]
+    fn algorithm_must_fit_the_key_type() {
+        let set = KeySet::from_json(RSA_JWKS).unwrap();
+        let rsa = set.find(Some("rsa-a")).unwrap();
+        assert!(rsa.permits(Algorithm::RS256));
+        assert!(!rsa.permits(Algorithm::ES256));
+        assert!(!rsa.permits(Algorithm::HS256));
+        let ec = set.find(Some("ec-a")).unwrap();
+        assert!(ec.permits(Algorithm::ES256));
+        assert!(!ec.permits(Algorithm::ES384));
+        assert!(!ec.permits(Algorithm::RS256));
+    }
+
+    #[test]
+    fn a_pinned_key_algorithm_is_enforced() {
+        let mut doc: Value = serde_json::from_str(RSA_JWKS).unwrap();
+        let keys = doc["keys"].as_array_mut().unwrap();
+        keys.retain(|k| k["kid"] == "rsa-a");
+        keys[0]["alg"] = "PS256".into();
+        let set = KeySet::from_json(&doc.to_string()).unwrap();
+        let key = set.find(Some("rsa-a")).unwrap();
+        assert!(key.permits(Algorithm::PS256));
+        assert!(!key.permits(Algorithm::RS256));
+        assert!(
+            set.find(None).is_some(),
+            "a single key serves a token without kid"
+        );
+    }
+
+    #[test]
+    fn unusable_keys_are_skipped_not_fatal() {
+        let mut doc: Value = serde_json::from_str(RSA_JWKS).unwrap();
+        let rsa = doc["keys"][0].clone();
+        let keys = doc["keys"].as_array_mut().unwrap();
+        keys.push(serde_json::json!({"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"}));
+        let mut enc = rsa.clone();
+        enc["kid"] = "enc".into();
+        enc["use"] = "enc".into();
+        keys.push(enc);
+        let mut hs = rsa.clone();
+        hs["kid"] = "hs".into();
+        hs["alg"] = "HS256".into();
+        keys.push(hs);
+        let mut short = rsa.clone();
+        short["kid"] = "short".into();
+        short["n"] = URL_SAFE_NO_PAD.encode([0xC5u8; 128]).into();
+        keys.push(short);
+        let mut mismatched = rsa;
+        mismatched["kid"] = "mismatch".into();
+        mismatched["alg"] = "ES256".into();
+        keys.push(mismatched);
+        keys.push(
+            serde_json::json!({"kty": "EC", "kid": "p521", "crv": "P-521", "x": "AA", "y": "AA"}),
+        );
+        keys.push(serde_json::json!({"kty": "weird", "kid": "weird"}));
+
+        let set = KeySet::from_json(&doc.to_string()).unwrap();
+        for skipped in ["hmac", "enc", "hs", "short", "mismatch", "p521", "weird"] {
+            assert!(
+                set.find(Some(skipped)).is_none(),
+                "{skipped} should be skipped"
+            );
+        }
+        assert!(set.find(Some("rsa-a")).is_some());
+    }
+
+    #[test]
+    fn a_document_without_keys_is_refused() {
+        for bad in ["", "{}", "[]", r#"{"keys": {}}"#, "<html>"] {
+            assert!(KeySet::from_json(bad).is_err(), "{bad:?}");
+        }
+        assert!(KeySet::from_json(r#"{"keys": []}"#).unwrap().is_empty());
+    }
+}
