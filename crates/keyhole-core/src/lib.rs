@@ -1,3 +1,34 @@
 //! CloudFront signed cookies and URLs: policies, keys, signing and verification, with no I/O.
+//!
+//! ```
+//! use keyhole_core::{CookieAttributes, HashAlgorithm, KeyType, Policy, Signer, SigningKey};
+//!
+//! let key = SigningKey::generate(KeyType::EcdsaP256)?;
+//! let signer = Signer::new(key, "K2JCJMDEHXQW5F", HashAlgorithm::Sha256);
+//! let policy = Policy::new("https://d111111abcdef8.cloudfront.net/users/abc/*", 1_767_290_400)?;
+//! let cookies = signer.cookies(&policy)?;
+//! let attrs = CookieAttributes { path: "/users/abc/".into(), ..CookieAttributes::default() };
+//! assert_eq!(cookies.set_cookie_headers(&attrs).len(), 4);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod cf_base64;
+mod cookies;
+mod error;
+mod key;
+mod pem;
+mod policy;
+mod signer;
+mod verify;
+
+pub use cookies::{
+    COOKIE_NAMES, CookieAttributes, SameSite, SignedCookies, clearing_set_cookie_headers,
+    parse_cookie_header,
+};
+pub use error::{CookieError, DecodeError, KeyError, PolicyError, SignError, VerifyError};
+pub use key::{HashAlgorithm, KeyType, SigningKey, VerifyingKey};
+pub use policy::{IpRange, Policy, resource_matches};
+pub use signer::Signer;
+pub use verify::{Grant, Verifier};

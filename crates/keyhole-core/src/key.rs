@@ -1,0 +1,383 @@
+//! Keys and the private-key operation: RSA-2048 and ECDSA P-256, the two kinds CloudFront accepts.
+//!
+//! Backend choice (recorded in `deny.toml` too): AWS-LC (`aws-lc-rs`) signs RSA-SHA256 and ECDSA
+//! P-256; it has no PKCS#1 v1.5 signing with SHA-1, so RSA-SHA1 (CloudFront's default hash) goes
+//! through RustCrypto `rsa` 0.10 (constant-time, blinded), parsed once from the same key.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self as lc, KeyPair as _};
+use rsa::pkcs1::{DecodeRsaPrivateKey as _, DecodeRsaPublicKey as _};
+use rsa::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _};
+
+use crate::{KeyError, SignError, pem};
+
+/// The hash CloudFront is told about with `Hash-Algorithm` (absent means SHA-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HashAlgorithm {
+    /// CloudFront's default; RSA keys only.
+    Sha1,
+    /// Adds `CloudFront-Hash-Algorithm=SHA256` / `Hash-Algorithm=SHA256`.
+    Sha256,
+}
+
+impl HashAlgorithm {
+    /// The value CloudFront uses in `Hash-Algorithm` (`SHA1` or `SHA256`).
+    pub fn cloudfront_name(self) -> &'static str {
+        match self {
+            HashAlgorithm::Sha1 => "SHA1",
+            HashAlgorithm::Sha256 => "SHA256",
+        }
+    }
+}
+
+impl FromStr for HashAlgorithm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "sha1" | "sha-1" => Ok(HashAlgorithm::Sha1),
+            "sha256" | "sha-256" => Ok(HashAlgorithm::Sha256),
+            _ => Err(format!(
+                "unknown hash algorithm {s:?}: expected sha1 or sha256"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for HashAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HashAlgorithm::Sha1 => "sha1",
+            HashAlgorithm::Sha256 => "sha256",
+        })
+    }
+}
+
+/// The key kinds CloudFront accepts for signed URLs and cookies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    /// RSA with a 2048-bit modulus.
+    Rsa2048,
+    /// ECDSA on NIST P-256 (prime256v1); keyhole's default.
+    EcdsaP256,
+}
+
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeyType::Rsa2048 => "RSA-2048",
+            KeyType::EcdsaP256 => "ECDSA P-256",
+        })
+    }
+}
+
+// DER object identifiers, used to say precisely what an unsupported key is.
+const OID_RSA: &[u8] = &[
+    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+];
+const OID_EC: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+const OID_P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The algorithm identifier sits near the start of PKCS#8 and SPKI; looking only there keeps key
+/// material from being mistaken for an OID.
+fn header(der: &[u8]) -> &[u8] {
+    &der[..der.len().min(64)]
+}
+
+enum Inner {
+    Rsa {
+        aws: lc::RsaKeyPair,
+        // Only for SHA-1, which AWS-LC does not sign with PKCS#1 v1.5.
+        sha1: Box<rsa::pkcs1v15::SigningKey<sha1::Sha1>>,
+    },
+    Ecdsa(lc::EcdsaKeyPair),
+}
+
+struct Parsed {
+    inner: Inner,
+    private_pem: String,
+    public_pem: String,
+}
+
+/// A parsed private key, reusable for any number of signatures; cheap to clone, `Send + Sync`.
+#[derive(Clone)]
+pub struct SigningKey(Arc<Parsed>);
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print key material.
+        f.debug_struct("SigningKey")
+            .field("type", &self.key_type())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// Parses an RSA-2048 (PKCS#1 `RSA PRIVATE KEY` or PKCS#8 `PRIVATE KEY`) or ECDSA P-256
+    /// (SEC1 `EC PRIVATE KEY` or PKCS#8) private key. Other sizes, curves, encrypted or malformed
+    /// keys are refused with a [`KeyError`] that says which.
+    pub fn from_pem(pem_text: &str) -> Result<Self, KeyError> {
+        let blocks = pem::blocks(pem_text)?;
+        let block = blocks
+            .iter()
+            .find(|b| b.label != "EC PARAMETERS")
+            .ok_or_else(|| KeyError::Malformed("PEM: only EC PARAMETERS, no key".into()))?;
+        match block.label.as_str() {
+            "PRIVATE KEY" => Self::from_pkcs8_der(&block.der),
+            "RSA PRIVATE KEY" => {
+                let aws = lc::RsaKeyPair::from_der(&block.der)
+                    .map_err(|_| KeyError::Malformed("RSA PRIVATE KEY".into()))?;
+                let legacy = rsa::PrivateKey::from_pkcs1_der(&block.der)
+                    .map_err(|_| KeyError::Malformed("RSA PRIVATE KEY".into()))?;
+                Self::from_rsa(aws, legacy)
+            }
+            "EC PRIVATE KEY" => {
+                if !contains(&block.der, OID_P256) {
+                    return Err(KeyError::Unsupported(
+                        "ECDSA key on a curve other than P-256".into(),
+                    ));
+                }
+                let kp = lc::EcdsaKeyPair::from_private_key_der(
+                    &lc::ECDSA_P256_SHA256_ASN1_SIGNING,
+                    &block.der,
+                )
+                .map_err(|_| KeyError::Malformed("EC PRIVATE KEY".into()))?;
+                Self::from_ecdsa(kp)
+            }
+            other => Err(KeyError::WrongKind {
+                expected: "a private key",
+                found: other.to_string(),
+            }),
+        }
+    }
+
+    fn from_pkcs8_der(der: &[u8]) -> Result<Self, KeyError> {
+        let head = header(der);
+        if contains(head, OID_EC) {
+            if !contains(head, OID_P256) {
+                return Err(KeyError::Unsupported(
+                    "ECDSA key on a curve other than P-256".into(),
+                ));
+            }
+            let kp = lc::EcdsaKeyPair::from_pkcs8(&lc::ECDSA_P256_SHA256_ASN1_SIGNING, der)
+                .map_err(|_| KeyError::Malformed("PKCS#8 ECDSA key".into()))?;
+            Self::from_ecdsa(kp)
+        } else if contains(head, OID_RSA) {
+            let aws = lc::RsaKeyPair::from_pkcs8(der)
+                .map_err(|_| KeyError::Malformed("PKCS#8 RSA key".into()))?;
+            let legacy = rsa::PrivateKey::from_pkcs8_der(der)
+                .map_err(|_| KeyError::Malformed("PKCS#8 RSA key".into()))?;
+            Self::from_rsa(aws, legacy)
+        } else {
+            Err(KeyError::Unsupported(
+                "a key algorithm other than RSA or ECDSA (e.g. Ed25519)".into(),
+            ))
+        }
+    }
+
+    fn from_rsa(aws: lc::RsaKeyPair, legacy: rsa::PrivateKey) -> Result<Self, KeyError> {
+        let bits = aws.public_modulus_len() * 8;
+        if bits != 2048 {
+            return Err(KeyError::Unsupported(format!("RSA-{bits}")));
+        }
+        let private_der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&aws)
+            .map_err(|_| KeyError::Malformed("RSA key (re-encoding)".into()))?;
+        let public_der = aws
+            .public_key()
+            .as_der()
+            .map_err(|_| KeyError::Malformed("RSA public key (encoding)".into()))?;
+        Ok(SigningKey(Arc::new(Parsed {
+            private_pem: pem::encode("PRIVATE KEY", private_der.as_ref()),
+            public_pem: pem::encode("PUBLIC KEY", public_der.as_ref()),
+            inner: Inner::Rsa {
+                aws,
+                sha1: Box::new(rsa::pkcs1v15::SigningKey::new(legacy)),
+            },
+        })))
+    }
+
+    fn from_ecdsa(kp: lc::EcdsaKeyPair) -> Result<Self, KeyError> {
+        let private_der = kp
+            .to_pkcs8v1()
+            .map_err(|_| KeyError::Malformed("ECDSA key (re-encoding)".into()))?;
+        let public_der = kp
+            .public_key()
+            .as_der()
+            .map_err(|_| KeyError::Malformed("ECDSA public key (encoding)".into()))?;
+        Ok(SigningKey(Arc::new(Parsed {
+            private_pem: pem::encode("PRIVATE KEY", private_der.as_ref()),
+            public_pem: pem::encode("PUBLIC KEY", public_der.as_ref()),
+            inner: Inner::Ecdsa(kp),
+        })))
+    }
+
+    /// Generates a fresh key with the system's secure random source.
+    pub fn generate(kind: KeyType) -> Result<Self, KeyError> {
+        match kind {
+            KeyType::EcdsaP256 => {
+                let kp = lc::EcdsaKeyPair::generate(&lc::ECDSA_P256_SHA256_ASN1_SIGNING)
+                    .map_err(|_| KeyError::Generation)?;
+                Self::from_ecdsa(kp)
+            }
+            KeyType::Rsa2048 => {
+                let aws = lc::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                    .map_err(|_| KeyError::Generation)?;
+                let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&aws)
+                    .map_err(|_| KeyError::Generation)?;
+                Self::from_pkcs8_der(der.as_ref())
+            }
+        }
+    }
+
+    /// Which kind of key this is.
+    pub fn key_type(&self) -> KeyType {
+        match self.0.inner {
+            Inner::Rsa { .. } => KeyType::Rsa2048,
+            Inner::Ecdsa(_) => KeyType::EcdsaP256,
+        }
+    }
+
+    /// The private key as unencrypted PKCS#8 PEM (`PRIVATE KEY`). Handle as a secret.
+    pub fn private_key_pem(&self) -> String {
+        self.0.private_pem.clone()
+    }
+
+    /// The public key as SPKI PEM (`PUBLIC KEY`), the form CloudFront's public-key upload takes.
+    pub fn public_key_pem(&self) -> String {
+        self.0.public_pem.clone()
+    }
+
+    /// The matching public key, for a [`crate::Verifier`].
+    pub fn verifying_key(&self) -> Result<VerifyingKey, KeyError> {
+        VerifyingKey::from_pem(&self.0.public_pem)
+    }
+
+    /// Signs `message` (the exact policy bytes) with `hash`. RSA uses PKCS#1 v1.5; ECDSA produces
+    /// the ASN.1 DER `ECDSA-Sig-Value`, the encoding the AWS signers (JavaScript SDK, AWS CLI) emit.
+    /// ECDSA with SHA-1 is refused.
+    pub fn sign(&self, message: &[u8], hash: HashAlgorithm) -> Result<Vec<u8>, SignError> {
+        match (&self.0.inner, hash) {
+            (Inner::Rsa { aws, .. }, HashAlgorithm::Sha256) => {
+                let mut sig = vec![0; aws.public_modulus_len()];
+                aws.sign(
+                    &lc::RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    message,
+                    &mut sig,
+                )
+                .map_err(|_| SignError::Backend)?;
+                Ok(sig)
+            }
+            (Inner::Rsa { sha1, .. }, HashAlgorithm::Sha1) => {
+                use rsa::signature::Signer as _;
+                let sig: rsa::pkcs1v15::Signature =
+                    sha1.try_sign(message).map_err(|_| SignError::Backend)?;
+                Ok(Box::<[u8]>::from(sig).into_vec())
+            }
+            (Inner::Ecdsa(kp), HashAlgorithm::Sha256) => {
+                let sig = kp
+                    .sign(&SystemRandom::new(), message)
+                    .map_err(|_| SignError::Backend)?;
+                Ok(sig.as_ref().to_vec())
+            }
+            (Inner::Ecdsa(_), HashAlgorithm::Sha1) => Err(SignError::EcdsaNeedsSha256),
+        }
+    }
+}
+
+enum PublicInner {
+    Rsa {
+        sha1: lc::ParsedPublicKey,
+        sha256: lc::ParsedPublicKey,
+    },
+    Ecdsa(lc::ParsedPublicKey),
+}
+
+/// A parsed public key, as in a CloudFront key group; cheap to clone.
+#[derive(Clone)]
+pub struct VerifyingKey(Arc<PublicInner>);
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("type", &self.key_type())
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifyingKey {
+    /// Parses an SPKI `PUBLIC KEY` (RSA-2048 or P-256) or a PKCS#1 `RSA PUBLIC KEY`.
+    pub fn from_pem(pem_text: &str) -> Result<Self, KeyError> {
+        let blocks = pem::blocks(pem_text)?;
+        let block = &blocks[0];
+        match block.label.as_str() {
+            "PUBLIC KEY" => {
+                let head = header(&block.der);
+                if contains(head, OID_EC) {
+                    if !contains(head, OID_P256) {
+                        return Err(KeyError::Unsupported(
+                            "ECDSA key on a curve other than P-256".into(),
+                        ));
+                    }
+                    let key = lc::ParsedPublicKey::new(&lc::ECDSA_P256_SHA256_ASN1, &block.der)
+                        .map_err(|_| KeyError::Malformed("ECDSA PUBLIC KEY".into()))?;
+                    Ok(VerifyingKey(Arc::new(PublicInner::Ecdsa(key))))
+                } else if contains(head, OID_RSA) {
+                    Self::rsa(&block.der)
+                } else {
+                    Err(KeyError::Unsupported(
+                        "a key algorithm other than RSA or ECDSA (e.g. Ed25519)".into(),
+                    ))
+                }
+            }
+            "RSA PUBLIC KEY" => Self::rsa(&block.der),
+            other => Err(KeyError::WrongKind {
+                expected: "a public key",
+                found: other.to_string(),
+            }),
+        }
+    }
+
+    fn rsa(der: &[u8]) -> Result<Self, KeyError> {
+        let malformed = || KeyError::Malformed("RSA PUBLIC KEY".into());
+        let sha256 = lc::ParsedPublicKey::new(&lc::RSA_PKCS1_2048_8192_SHA256, der)
+            .map_err(|_| malformed())?;
+        let sha1 = lc::ParsedPublicKey::new(&lc::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY, der)
+            .map_err(|_| malformed())?;
+        let parsed = rsa::PublicKey::from_public_key_der(der)
+            .or_else(|_| rsa::PublicKey::from_pkcs1_der(der))
+            .map_err(|_| malformed())?;
+        let bits = rsa::traits::PublicKeyParts::size(&parsed) * 8;
+        if bits != 2048 {
+            return Err(KeyError::Unsupported(format!("RSA-{bits}")));
+        }
+        Ok(VerifyingKey(Arc::new(PublicInner::Rsa { sha1, sha256 })))
+    }
+
+    /// Which kind of key this is.
+    pub fn key_type(&self) -> KeyType {
+        match *self.0 {
+            PublicInner::Rsa { .. } => KeyType::Rsa2048,
+            PublicInner::Ecdsa(_) => KeyType::EcdsaP256,
+        }
+    }
+
+    /// Checks `signature` over `message` as CloudFront would for `hash`. ECDSA with SHA-1 never verifies.
+    pub fn verify(&self, message: &[u8], signature: &[u8], hash: HashAlgorithm) -> bool {
+        let key = match (&*self.0, hash) {
+            (PublicInner::Rsa { sha1, .. }, HashAlgorithm::Sha1) => sha1,
+            (PublicInner::Rsa { sha256, .. }, HashAlgorithm::Sha256) => sha256,
+            (PublicInner::Ecdsa(key), HashAlgorithm::Sha256) => key,
+            (PublicInner::Ecdsa(_), HashAlgorithm::Sha1) => return false,
+        };
+        key.verify_sig(message, signature).is_ok()
+    }
+}

@@ -1,0 +1,549 @@
+//! What CloudFront does with a trusted key group: decode, check the signature, the Resource, the
+//! time window and the source IP. The local stack, `keyhole verify` and the tests all use it.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::signer::URL_PARAMS;
+use crate::{HashAlgorithm, Policy, VerifyError, VerifyingKey, cf_base64};
+
+/// Larger cookie or parameter values are refused before any decoding work; real ones are a few
+/// hundred bytes, and browsers cap a cookie at 4096.
+const MAX_VALUE_LEN: usize = 4096;
+
+/// What a verified cookie set or URL allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The key pair id that signed it.
+    pub key_pair_id: String,
+    /// The policy's Resource (for canned forms, the exact URL).
+    pub resource: String,
+    /// DateLessThan, epoch seconds.
+    pub expires_at: i64,
+    /// DateGreaterThan, if any.
+    pub starts_at: Option<i64>,
+    /// The IpAddress range, if any, as `a.b.c.d/n`.
+    pub ip: Option<String>,
+}
+
+/// Verifies signed cookies and URLs against a set of trusted public keys (a key group).
+#[derive(Debug, Clone, Default)]
+pub struct Verifier {
+    keys: HashMap<String, VerifyingKey>,
+}
+
+/// The parts CloudFront reads, whichever form (cookies or URL) they came in.
+struct Parts<'a> {
+    policy: Option<&'a str>,
+    expires: Option<&'a str>,
+    signature: Option<&'a str>,
+    key_pair_id: Option<&'a str>,
+    hash: Option<&'a str>,
+}
+
+impl Verifier {
+    /// A verifier that trusts no key yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Trusts `key` under `key_pair_id` (the CloudFront public key id).
+    pub fn with_key(mut self, key_pair_id: impl Into<String>, key: VerifyingKey) -> Self {
+        self.keys.insert(key_pair_id.into(), key);
+        self
+    }
+
+    /// Verifies a signed cookie set (as parsed by [`crate::parse_cookie_header`]) for a request to
+    /// `request_url` (scheme, host, path and query) from `client_ip` at `now` (epoch seconds).
+    /// When a name repeats, the first value wins, as browsers send the most specific Path first.
+    pub fn verify_cookies(
+        &self,
+        cookies: &[(&str, &str)],
+        request_url: &str,
+        client_ip: Option<IpAddr>,
+        now: i64,
+    ) -> Result<Grant, VerifyError> {
+        let get = |name: &str| cookies.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        let parts = Parts {
+            policy: get("CloudFront-Policy"),
+            expires: get("CloudFront-Expires"),
+            signature: get("CloudFront-Signature"),
+            key_pair_id: get("CloudFront-Key-Pair-Id"),
+            hash: get("CloudFront-Hash-Algorithm"),
+        };
+        self.check(&parts, "CloudFront-", request_url, client_ip, now)
+    }
+
+    /// Verifies a signed URL (canned or custom) as requested from `client_ip` at `now`.
+    pub fn verify_url(
+        &self,
+        signed_url: &str,
+        client_ip: Option<IpAddr>,
+        now: i64,
+    ) -> Result<Grant, VerifyError> {
+        let (base, query) = signed_url
+            .split_once('?')
+            .ok_or_else(|| VerifyError::Malformed("the URL has no query string".into()))?;
+        let mut kept = Vec::new();
+        let mut found: HashMap<&str, &str> = HashMap::new();
+        for param in query.split('&') {
+            let (name, value) = param.split_once('=').unwrap_or((param, ""));
+            if URL_PARAMS.contains(&name) {
+                if found.insert(name, value).is_some() {
+                    return Err(VerifyError::Malformed(format!("{name} appears twice")));
+                }
+            } else {
+                kept.push(param);
+            }
+        }
+        let request_url = if kept.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+        let parts = Parts {
+            policy: found.get("Policy").copied(),
+            expires: found.get("Expires").copied(),
+            signature: found.get("Signature").copied(),
+            key_pair_id: found.get("Key-Pair-Id").copied(),
+            hash: found.get("Hash-Algorithm").copied(),
+        };
+        self.check(&parts, "", &request_url, client_ip, now)
+    }
+
+    fn check(
+        &self,
+        parts: &Parts<'_>,
+        prefix: &str,
+        request_url: &str,
+        client_ip: Option<IpAddr>,
+        now: i64,
+    ) -> Result<Grant, VerifyError> {
+        let missing = |name: &str| VerifyError::Malformed(format!("missing {prefix}{name}"));
+        for (name, value) in [
+            ("Policy", parts.policy),
+            ("Expires", parts.expires),
+            ("Signature", parts.signature),
+            ("Key-Pair-Id", parts.key_pair_id),
+            ("Hash-Algorithm", parts.hash),
+        ] {
+            if value.is_some_and(|v| v.len() > MAX_VALUE_LEN) {
+                return Err(VerifyError::Malformed(format!(
+                    "{prefix}{name} is too large"
+                )));
+            }
+        }
+        let key_pair_id = parts.key_pair_id.ok_or_else(|| missing("Key-Pair-Id"))?;
+        let signature = parts.signature.ok_or_else(|| missing("Signature"))?;
+        let hash = match parts.hash {
+            None | Some("SHA1") => HashAlgorithm::Sha1,
+            Some("SHA256") => HashAlgorithm::Sha256,
+            Some(_) => {
+                return Err(VerifyError::Malformed(format!(
+                    "{prefix}Hash-Algorithm must be SHA1 or SHA256"
+                )));
+            }
+        };
+        let key = self
+            .keys
+            .get(key_pair_id)
+            .ok_or_else(|| VerifyError::UnknownKeyPairId(key_pair_id.to_string()))?;
+        let signature = cf_base64::decode(signature).map_err(|_| {
+            VerifyError::Malformed(format!("{prefix}Signature is not CloudFront base64"))
+        })?;
+
+        let policy = match (parts.policy, parts.expires) {
+            (Some(encoded), _) => {
+                let json = cf_base64::decode(encoded).map_err(|_| {
+                    VerifyError::Malformed(format!("{prefix}Policy is not CloudFront base64"))
+                })?;
+                if !key.verify(&json, &signature, hash) {
+                    return Err(VerifyError::BadSignature);
+                }
+                let json = std::str::from_utf8(&json)
+                    .map_err(|_| VerifyError::Malformed(format!("{prefix}Policy is not UTF-8")))?;
+                let policy = Policy::from_json(json)
+                    .map_err(|e| VerifyError::Malformed(format!("{prefix}Policy: {e}")))?;
+                if !policy.covers(request_url) {
+                    return Err(VerifyError::WrongResource);
+                }
+                policy
+            }
+            (None, Some(expires)) => {
+                let expires: i64 = expires.parse().map_err(|_| {
+                    VerifyError::Malformed(format!("{prefix}Expires is not a number"))
+                })?;
+                // The canned policy's Resource is the request URL itself, so a signature made for
+                // another URL simply does not verify.
+                let policy = Policy::new(request_url, expires)
+                    .map_err(|_| VerifyError::Malformed("empty request URL".into()))?;
+                if !key.verify(policy.to_json().as_bytes(), &signature, hash) {
+                    return Err(VerifyError::BadSignature);
+                }
+                policy
+            }
+            (None, None) => return Err(missing("Policy or Expires")),
+        };
+
+        if now >= policy.expires_at() {
+            return Err(VerifyError::Expired);
+        }
+        if policy.starts_at().is_some_and(|starts| now < starts) {
+            return Err(VerifyError::NotYetValid);
+        }
+        if let Some(range) = policy.ip_range()
+            && !client_ip.is_some_and(|ip| range.contains(ip))
+        {
+            return Err(VerifyError::IpNotAllowed);
+        }
+        Ok(Grant {
+            key_pair_id: key_pair_id.to_string(),
+            resource: policy.resource().to_string(),
+            expires_at: policy.expires_at(),
+            starts_at: policy.starts_at(),
+            ip: policy.ip_range().map(|r| r.to_string()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KeyType, Signer, SigningKey, parse_cookie_header};
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    const URL: &str = "https://d.example/users/u1/cat.png";
+    const SCOPE: &str = "https://d.example/users/u1/*";
+
+    // Key generation (RSA especially) is slow; share one key per type across tests.
+    fn key(kind: KeyType) -> SigningKey {
+        static RSA: OnceLock<SigningKey> = OnceLock::new();
+        static EC: OnceLock<SigningKey> = OnceLock::new();
+        let cell = match kind {
+            KeyType::Rsa2048 => &RSA,
+            KeyType::EcdsaP256 => &EC,
+        };
+        cell.get_or_init(|| SigningKey::generate(kind).unwrap())
+            .clone()
+    }
+
+    fn setup(kind: KeyType, hash: HashAlgorithm) -> (Signer, Verifier) {
+        let k = key(kind);
+        let verifier = Verifier::new().with_key("K1", k.verifying_key().unwrap());
+        (Signer::new(k, "K1", hash), verifier)
+    }
+
+    fn as_refs<'a>(pairs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+        pairs.iter().map(|(n, v)| (*n, v.as_str())).collect()
+    }
+
+    fn all_combinations() -> Vec<(KeyType, HashAlgorithm)> {
+        vec![
+            (KeyType::Rsa2048, HashAlgorithm::Sha1),
+            (KeyType::Rsa2048, HashAlgorithm::Sha256),
+            (KeyType::EcdsaP256, HashAlgorithm::Sha256),
+        ]
+    }
+
+    #[test]
+    fn custom_cookies_verify_for_every_key_type_and_hash() {
+        for (kind, hash) in all_combinations() {
+            let (signer, verifier) = setup(kind, hash);
+            let policy = Policy::new(SCOPE, 2000).unwrap().starting_at(1000);
+            let cookies = signer.cookies(&policy).unwrap().pairs();
+            let grant = verifier
+                .verify_cookies(&as_refs(&cookies), URL, None, 1500)
+                .unwrap();
+            assert_eq!(grant.resource, SCOPE);
+            assert_eq!(grant.expires_at, 2000);
+            assert_eq!(grant.starts_at, Some(1000));
+            assert_eq!(grant.key_pair_id, "K1");
+        }
+    }
+
+    #[test]
+    fn canned_cookies_and_both_url_forms_verify() {
+        for (kind, hash) in all_combinations() {
+            let (signer, verifier) = setup(kind, hash);
+            let cookies = signer.canned_cookies(URL, 2000).unwrap().pairs();
+            assert!(
+                verifier
+                    .verify_cookies(&as_refs(&cookies), URL, None, 1500)
+                    .is_ok()
+            );
+            let canned = signer.canned_url(URL, 2000).unwrap();
+            assert!(verifier.verify_url(&canned, None, 1500).is_ok(), "{canned}");
+            let custom = signer
+                .signed_url(
+                    &format!("{URL}?size=big"),
+                    &Policy::new(SCOPE, 2000).unwrap(),
+                )
+                .unwrap();
+            assert!(verifier.verify_url(&custom, None, 1500).is_ok(), "{custom}");
+        }
+    }
+
+    #[test]
+    fn sha256_adds_the_hash_algorithm_cookie_and_sha1_does_not() {
+        let (signer, _) = setup(KeyType::Rsa2048, HashAlgorithm::Sha256);
+        let c = signer.canned_cookies(URL, 10).unwrap();
+        assert_eq!(c.get("CloudFront-Hash-Algorithm"), Some("SHA256"));
+        let (signer, _) = setup(KeyType::Rsa2048, HashAlgorithm::Sha1);
+        assert_eq!(
+            signer
+                .canned_cookies(URL, 10)
+                .unwrap()
+                .get("CloudFront-Hash-Algorithm"),
+            None
+        );
+        assert!(
+            !signer
+                .canned_url(URL, 10)
+                .unwrap()
+                .contains("Hash-Algorithm")
+        );
+    }
+
+    #[test]
+    fn ecdsa_with_sha1_is_refused_when_signing() {
+        let (signer, _) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha1);
+        assert_eq!(
+            signer.canned_cookies(URL, 10).err(),
+            Some(crate::SignError::EcdsaNeedsSha256)
+        );
+    }
+
+    #[test]
+    fn cookies_from_a_cookie_header_verify() {
+        let (signer, verifier) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
+        let cookies = signer.cookies(&Policy::new(SCOPE, 2000).unwrap()).unwrap();
+        let header: Vec<String> = cookies
+            .pairs()
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        let header = format!("session=x; {}", header.join("; "));
+        assert!(
+            verifier
+                .verify_cookies(&parse_cookie_header(&header), URL, None, 1)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn expired_cookies_are_rejected() {
+        let (signer, verifier) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
+        let c = signer
+            .cookies(&Policy::new(SCOPE, 2000).unwrap())
+            .unwrap()
+            .pairs();
+        assert_eq!(
+            verifier.verify_cookies(&as_refs(&c), URL, None, 2000),
+            Err(VerifyError::Expired)
+        );
+    }
+
+    #[test]
+    fn cookies_used_before_their_start_are_not_yet_valid() {
+        let (signer, verifier) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
+        let c = signer
+            .cookies(&Policy::new(SCOPE, 2000).unwrap().starting_at(1000))
+            .unwrap()
+            .pairs();
+        assert_eq!(
+            verifier.verify_cookies(&as_refs(&c), URL, None, 999),
+            Err(VerifyError::NotYetValid)
+        );
+    }
+
+    #[test]
+    fn a_url_outside_the_resource_is_the_wrong_resource() {
+        let (signer, verifier) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
+        let c = signer
+            .cookies(&Policy::new(SCOPE, 2000).unwrap())
+            .unwrap()
+            .pairs();
+        assert_eq!(
+            verifier.verify_cookies(&as_refs(&c), "https://d.example/users/u2/cat.png", None, 1),
+            Err(VerifyError::WrongResource)
+        );
+    }
+
+    #[test]
+    fn clients_outside_the_ip_range_are_not_allowed() {
+        let (signer, verifier) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
+        let policy = Policy::new(SCOPE, 2000)
+            .unwrap()
+            .from_ip("192.0.2.0/24".parse().unwrap());
+        let c = signer.cookies(&policy).unwrap().pairs();
+        let c = as_refs(&c);
+        assert!(
+            verifier
+                .verify_cookies(&c, URL, Some("192.0.2.9".parse().unwrap()), 1)
+                .is_ok()
+        );
+        assert_eq!(
+            verifier.verify_cookies(&c, URL, Some("198.51.100.1".parse().unwrap()), 1),
+            Err(VerifyError::IpNotAllowed)
+        );
+        assert_eq!(
+            verifier.verify_cookies(&c, URL, None, 1),
+            Err(VerifyError::IpNotAllowed)
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_pair_id_is_rejected() {
+        let (signer, _) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
+        let verifier =
+            Verifier::new().with_key("OTHER", key(KeyType::EcdsaP256).verifying_key().unwrap());
+        let c = signer
+            .cookies(&Policy::new(SCOPE, 2000).unwrap())
+            .unwrap()
+            .pairs();
+        assert_eq!(
+            verifier.verify_cookies(&as_refs(&c), URL, None, 1),
+            Err(VerifyError::UnknownKeyPairId("K1".into()))
+        );
+    }
+
+    #[test]
+    fn a_tampered_policy_has_a_bad_signature() {
+        let (signer, verifier) = setup(KeyType::Rsa2048, HashAlgorithm::Sha1);
+        let good = signer.cookies(&Policy::new(SCOPE, 2000).unwrap()).unwrap();
+        let wider = cf_base64::encode(
+            Policy::new("https://d.example/*", 2000)
+                .unwrap()
+                .to_json()
+                .as_bytes(),
+        );
+        let pairs = good.pairs();
+        let c: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(n, v)| {
+                (
+                    *n,
+                    if *n == "CloudFront-Policy" {
+                        wider.as_str()
+                    } else {
+                        v.as_str()
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(
+            verifier.verify_cookies(&c, URL, None, 1),
+            Err(VerifyError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn a_canned_signature_for_another_url_is_a_bad_signature() {
+        let (signer, verifier) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
+        let c = signer.canned_cookies(URL, 2000).unwrap().pairs();
+        assert_eq!(
+            verifier.verify_cookies(&as_refs(&c), "https://d.example/users/u1/dog.png", None, 1),
+            Err(VerifyError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn a_sha256_signature_announced_as_sha1_is_a_bad_signature() {
+        let (signer, verifier) = setup(KeyType::Rsa2048, HashAlgorithm::Sha256);
+        let c = signer
+            .cookies(&Policy::new(SCOPE, 2000).unwrap())
+            .unwrap()
+            .pairs();
+        let c: Vec<_> = as_refs(&c)
+            .into_iter()
+            .filter(|(n, _)| *n != "CloudFront-Hash-Algorithm")
+            .collect();
+        assert_eq!(
+            verifier.verify_cookies(&c, URL, None, 1),
+            Err(VerifyError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn missing_or_garbled_parts_are_malformed() {
+        let (signer, verifier) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
+        let c = signer
+            .cookies(&Policy::new(SCOPE, 2000).unwrap())
+            .unwrap()
+            .pairs();
+        let c = as_refs(&c);
+        for drop in [
+            "CloudFront-Policy",
+            "CloudFront-Signature",
+            "CloudFront-Key-Pair-Id",
+        ] {
+            let partial: Vec<_> = c.iter().copied().filter(|(n, _)| *n != drop).collect();
+            assert!(
+                matches!(
+                    verifier.verify_cookies(&partial, URL, None, 1),
+                    Err(VerifyError::Malformed(_))
+                ),
+                "{drop}"
+            );
+        }
+        let replace = |name: &str, value: &'static str| -> Vec<(&'static str, &str)> {
+            c.iter()
+                .map(|(n, v)| (*n, if *n == name { value } else { *v }))
+                .collect()
+        };
+        for (name, value) in [
+            ("CloudFront-Signature", "not+base64/"),
+            ("CloudFront-Hash-Algorithm", "MD5"),
+        ] {
+            assert!(
+                matches!(
+                    verifier.verify_cookies(&replace(name, value), URL, None, 1),
+                    Err(VerifyError::Malformed(_))
+                ),
+                "{name}"
+            );
+        }
+        let huge = "A".repeat(MAX_VALUE_LEN + 1);
+        let huge: &'static str = Box::leak(huge.into_boxed_str());
+        assert!(matches!(
+            verifier.verify_cookies(&replace("CloudFront-Policy", huge), URL, None, 1),
+            Err(VerifyError::Malformed(_))
+        ));
+        assert!(matches!(
+            verifier.verify_url(URL, None, 1),
+            Err(VerifyError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn a_signed_url_with_an_edited_query_has_a_bad_signature() {
+        let (signer, verifier) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
+        let url = signer.canned_url(&format!("{URL}?v=1"), 2000).unwrap();
+        assert_eq!(
+            verifier.verify_url(&url.replace("v=1", "v=2"), None, 1),
+            Err(VerifyError::BadSignature)
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn sign_then_verify_round_trips(
+            which in 0usize..3,
+            sub in "[a-zA-Z0-9_-]{1,20}",
+            file in "[a-zA-Z0-9._-]{1,20}",
+            expires in 1i64..4_000_000_000,
+        ) {
+            let (kind, hash) = all_combinations()[which];
+            let (signer, verifier) = setup(kind, hash);
+            let scope = format!("https://d.example/users/{sub}/*");
+            let url = format!("https://d.example/users/{sub}/{file}");
+            let c = signer.cookies(&Policy::new(scope.clone(), expires).unwrap()).unwrap().pairs();
+            let grant = verifier.verify_cookies(&as_refs(&c), &url, None, expires - 1).unwrap();
+            prop_assert_eq!(grant.resource, scope);
+            let signed = signer.canned_url(&url, expires).unwrap();
+            prop_assert!(verifier.verify_url(&signed, None, expires - 1).is_ok());
+        }
+    }
+}
