@@ -1,0 +1,379 @@
+//! The signer's configuration, read once at cold start from the environment (names in DESIGN.md).
+//! Token settings (issuer, audience, JWKS) are `keyhole_token::TokenConfig`'s, not ours.
+
+use crate::Error;
+use crate::scope::ScopeTemplate;
+use keyhole_core::SameSite;
+use std::path::PathBuf;
+
+/// The default `SESSION_SCOPES`: each user reads their own prefix.
+pub const DEFAULT_SCOPES: &str = "/users/{sub}/*";
+/// The default `SESSION_TTL_SECONDS`.
+pub const DEFAULT_TTL_SECONDS: i64 = 3600;
+/// Shortest accepted cookie lifetime: less would expire before a page finishes loading.
+pub const MIN_TTL_SECONDS: i64 = 60;
+/// Longest accepted cookie lifetime (7 days): a signed cookie cannot be revoked, so keep it short.
+pub const MAX_TTL_SECONDS: i64 = 7 * 24 * 3600;
+
+/// Where the CloudFront signing key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySetting {
+    /// `SIGNING_KEY_SECRET_ID`: a Secrets Manager secret `{"keyPairId", "privateKeyPem"}`.
+    SecretsManager {
+        /// Secret name or ARN.
+        secret_id: String,
+    },
+    /// `SIGNING_KEY_FILE` + `KEY_PAIR_ID`: a PEM file (local use).
+    File {
+        /// The PEM file.
+        path: PathBuf,
+        /// The CloudFront public key id the file's key belongs to.
+        key_pair_id: String,
+    },
+}
+
+/// Everything the signer reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `ASSET_BASE_URL`: scheme and host (and port) the policies are written for, no trailing `/`.
+    pub asset_base_url: String,
+    /// `SESSION_SCOPES`, parsed.
+    pub scopes: Vec<ScopeTemplate>,
+    /// `SESSION_TTL_SECONDS`: cookie lifetime and policy validity.
+    pub ttl_seconds: i64,
+    /// `SIGNING_KEY_SECRET_ID` or `SIGNING_KEY_FILE` + `KEY_PAIR_ID`.
+    pub key: KeySetting,
+    /// `COOKIE_DOMAIN`: the cookies' `Domain` attribute, when set.
+    pub cookie_domain: Option<String>,
+    /// `COOKIE_SAMESITE`: `Strict`, `Lax` (default) or `None`.
+    pub same_site: SameSite,
+    /// Whether cookies carry `Secure`. Always `true` from the environment (the HTTP contract and
+    /// `SameSite=None` need it); a local stack on plain HTTP may turn it off in code.
+    pub secure_cookies: bool,
+    /// `ALLOWED_ORIGINS`: exact origins allowed to call `/session` with credentials.
+    pub allowed_origins: Vec<String>,
+}
+
+fn non_empty(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    get(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> Error {
+    Error::InvalidVar {
+        name,
+        reason: reason.into(),
+    }
+}
+
+/// `scheme://host[:port]` with a host of letters, digits, `-` and `.` (or an IPv4 address).
+fn parse_origin(value: &str) -> Option<&str> {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))?;
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    (host_ok && port_ok).then_some(value)
+}
+
+/// A key pair id goes into a cookie value and a log line: CloudFront's are upper-case letters and
+/// digits; allow a little more for other key stores.
+pub(crate) fn is_valid_key_pair_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `get` (so tests need not touch the process environment).
+    /// Every error names the variable at fault.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let base = non_empty(&get, "ASSET_BASE_URL").ok_or(Error::MissingVar {
+            name: "ASSET_BASE_URL",
+            hint: "the scheme and host policies are written for, e.g. https://d111111abcdef8.cloudfront.net",
+        })?;
+        let base = base.trim_end_matches('/').to_owned();
+        if parse_origin(&base).is_none() {
+            return Err(invalid(
+                "ASSET_BASE_URL",
+                format!("{base:?} is not http(s)://host[:port] with no path, query or wildcard"),
+            ));
+        }
+
+        let scopes = ScopeTemplate::parse_list(
+            &non_empty(&get, "SESSION_SCOPES").unwrap_or_else(|| DEFAULT_SCOPES.to_owned()),
+        )?;
+
+        let ttl_seconds = match non_empty(&get, "SESSION_TTL_SECONDS") {
+            None => DEFAULT_TTL_SECONDS,
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|t| (MIN_TTL_SECONDS..=MAX_TTL_SECONDS).contains(t))
+                .ok_or_else(|| {
+                    invalid(
+                        "SESSION_TTL_SECONDS",
+                        format!(
+                            "{v:?} is not a whole number of seconds between {MIN_TTL_SECONDS} and {MAX_TTL_SECONDS}"
+                        ),
+                    )
+                })?,
+        };
+
+        let key = match (
+            non_empty(&get, "SIGNING_KEY_SECRET_ID"),
+            non_empty(&get, "SIGNING_KEY_FILE"),
+            non_empty(&get, "KEY_PAIR_ID"),
+        ) {
+            (Some(_), Some(_), _) => {
+                return Err(invalid(
+                    "SIGNING_KEY_SECRET_ID",
+                    "set either SIGNING_KEY_SECRET_ID or SIGNING_KEY_FILE, not both",
+                ));
+            }
+            (Some(_), None, Some(_)) => {
+                return Err(invalid(
+                    "KEY_PAIR_ID",
+                    "is only used with SIGNING_KEY_FILE; the secret carries its own keyPairId",
+                ));
+            }
+            (Some(secret_id), None, None) => KeySetting::SecretsManager { secret_id },
+            (None, Some(_), None) => {
+                return Err(Error::MissingVar {
+                    name: "KEY_PAIR_ID",
+                    hint: "the CloudFront public key id of the key in SIGNING_KEY_FILE",
+                });
+            }
+            (None, Some(path), Some(key_pair_id)) => {
+                if !is_valid_key_pair_id(&key_pair_id) {
+                    return Err(invalid(
+                        "KEY_PAIR_ID",
+                        "must be letters, digits, - or _ (a CloudFront public key id)",
+                    ));
+                }
+                KeySetting::File {
+                    path: PathBuf::from(path),
+                    key_pair_id,
+                }
+            }
+            (None, None, _) => {
+                return Err(Error::MissingVar {
+                    name: "SIGNING_KEY_SECRET_ID",
+                    hint: "a Secrets Manager secret id (or set SIGNING_KEY_FILE and KEY_PAIR_ID)",
+                });
+            }
+        };
+
+        let cookie_domain = match non_empty(&get, "COOKIE_DOMAIN") {
+            None => None,
+            Some(d) => {
+                let bare = d.strip_prefix('.').unwrap_or(&d);
+                let ok = !bare.is_empty()
+                    && bare.len() <= 253
+                    && bare.split('.').all(|label| {
+                        !label.is_empty()
+                            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    });
+                if !ok {
+                    return Err(invalid(
+                        "COOKIE_DOMAIN",
+                        format!("{d:?} is not a host name"),
+                    ));
+                }
+                Some(d)
+            }
+        };
+
+        let same_site = match non_empty(&get, "COOKIE_SAMESITE") {
+            None => SameSite::Lax,
+            Some(v) => v.parse::<SameSite>().map_err(|_| {
+                invalid(
+                    "COOKIE_SAMESITE",
+                    format!("{v:?} is not Strict, Lax or None"),
+                )
+            })?,
+        };
+
+        let allowed_origins = match non_empty(&get, "ALLOWED_ORIGINS") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(|o| {
+                    parse_origin(o).map(str::to_owned).ok_or_else(|| {
+                        invalid(
+                            "ALLOWED_ORIGINS",
+                            format!(
+                                "{o:?} is not an exact origin (scheme://host[:port], no path, no *); credentials cannot be granted to a wildcard"
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+
+        Ok(Self {
+            asset_base_url: base,
+            scopes,
+            ttl_seconds,
+            key,
+            cookie_domain,
+            same_site,
+            secure_cookies: true,
+            allowed_origins,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const BASE: (&str, &str) = ("ASSET_BASE_URL", "https://d111111abcdef8.cloudfront.net/");
+    const SECRET: (&str, &str) = ("SIGNING_KEY_SECRET_ID", "keyhole/signing-key");
+
+    #[test]
+    fn minimal_configuration_takes_the_defaults() {
+        let c = Config::from_vars(vars(&[BASE, SECRET])).unwrap();
+        assert_eq!(c.asset_base_url, "https://d111111abcdef8.cloudfront.net");
+        assert_eq!(c.scopes, ScopeTemplate::parse_list(DEFAULT_SCOPES).unwrap());
+        assert_eq!(c.ttl_seconds, 3600);
+        assert_eq!(
+            c.key,
+            KeySetting::SecretsManager {
+                secret_id: "keyhole/signing-key".into()
+            }
+        );
+        assert!(matches!(c.same_site, SameSite::Lax));
+        assert!(c.secure_cookies);
+        assert!(c.cookie_domain.is_none() && c.allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let c = Config::from_vars(vars(&[
+            ("ASSET_BASE_URL", "http://127.0.0.1:8080"),
+            ("SESSION_SCOPES", "/users/{sub}/*,/public/*"),
+            ("SESSION_TTL_SECONDS", "600"),
+            ("SIGNING_KEY_FILE", "/tmp/k.pem"),
+            ("KEY_PAIR_ID", "K2JCJMDEHXQW5F"),
+            ("COOKIE_DOMAIN", ".example.com"),
+            ("COOKIE_SAMESITE", "strict"),
+            (
+                "ALLOWED_ORIGINS",
+                "https://app.example.com, http://localhost:3000",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(c.scopes.len(), 2);
+        assert_eq!(c.ttl_seconds, 600);
+        assert_eq!(
+            c.key,
+            KeySetting::File {
+                path: "/tmp/k.pem".into(),
+                key_pair_id: "K2JCJMDEHXQW5F".into()
+            }
+        );
+        assert_eq!(c.cookie_domain.as_deref(), Some(".example.com"));
+        assert!(matches!(c.same_site, SameSite::Strict));
+        assert_eq!(
+            c.allowed_origins,
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+    }
+
+    fn error_names(pairs: &[(&str, &str)], name: &str) {
+        let err = Config::from_vars(vars(pairs)).unwrap_err().to_string();
+        assert!(
+            err.starts_with(name),
+            "expected an error naming {name}, got {err:?}"
+        );
+    }
+
+    #[test]
+    fn missing_asset_base_url_is_named() {
+        error_names(&[SECRET], "ASSET_BASE_URL");
+        error_names(&[("ASSET_BASE_URL", "  "), SECRET], "ASSET_BASE_URL");
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        error_names(&[("ASSET_BASE_URL", "ftp://x"), SECRET], "ASSET_BASE_URL");
+        error_names(
+            &[("ASSET_BASE_URL", "https://x/assets"), SECRET],
+            "ASSET_BASE_URL",
+        );
+        error_names(
+            &[("ASSET_BASE_URL", "https://*.x.com"), SECRET],
+            "ASSET_BASE_URL",
+        );
+        error_names(
+            &[BASE, SECRET, ("SESSION_SCOPES", "/users/*/x")],
+            "SESSION_SCOPES",
+        );
+        error_names(&[BASE, SECRET, ("SESSION_SCOPES", " , ")], "SESSION_SCOPES");
+        error_names(
+            &[BASE, SECRET, ("SESSION_TTL_SECONDS", "1h")],
+            "SESSION_TTL_SECONDS",
+        );
+        error_names(
+            &[BASE, SECRET, ("SESSION_TTL_SECONDS", "5")],
+            "SESSION_TTL_SECONDS",
+        );
+        error_names(
+            &[BASE, SECRET, ("SESSION_TTL_SECONDS", "99999999")],
+            "SESSION_TTL_SECONDS",
+        );
+        error_names(
+            &[BASE, SECRET, ("COOKIE_SAMESITE", "sometimes")],
+            "COOKIE_SAMESITE",
+        );
+        error_names(&[BASE, SECRET, ("COOKIE_DOMAIN", "a;b")], "COOKIE_DOMAIN");
+        error_names(&[BASE, SECRET, ("ALLOWED_ORIGINS", "*")], "ALLOWED_ORIGINS");
+        error_names(
+            &[BASE, SECRET, ("ALLOWED_ORIGINS", "https://a.com/")],
+            "ALLOWED_ORIGINS",
+        );
+    }
+
+    #[test]
+    fn key_settings_must_be_complete_and_unambiguous() {
+        error_names(&[BASE], "SIGNING_KEY_SECRET_ID");
+        error_names(&[BASE, ("SIGNING_KEY_FILE", "k.pem")], "KEY_PAIR_ID");
+        error_names(
+            &[BASE, SECRET, ("SIGNING_KEY_FILE", "k.pem")],
+            "SIGNING_KEY_SECRET_ID",
+        );
+        error_names(&[BASE, SECRET, ("KEY_PAIR_ID", "K1")], "KEY_PAIR_ID");
+        error_names(
+            &[BASE, ("SIGNING_KEY_FILE", "k.pem"), ("KEY_PAIR_ID", "K 1;")],
+            "KEY_PAIR_ID",
+        );
+    }
+}

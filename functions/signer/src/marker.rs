@@ -1,0 +1,203 @@
+//! The session marker: one small cookie at `Path=/session` that says which scopes were issued
+//! and until when.
+//!
+//! Why it exists: the CloudFront cookies are path-scoped (`Path=/users/<sub>/`), so a browser never
+//! sends them to `/session`. `DELETE /session` needs the paths to clear them (a cookie is removed
+//! only by a `Set-Cookie` with the same name, path and domain), and `GET /session` needs the expiry.
+//! The marker carries both, with the same `Max-Age` as the cookie sets, so it lives exactly as long.
+//!
+//! Format: `cf_base64(JSON {"v":1,"exp":..,"scopes":[..]}) "." cf_base64(HMAC-SHA256 tag)`. The
+//! HMAC key is derived with HKDF-SHA256 from the signing key's PEM, so every instance holding the
+//! same signing key accepts each other's markers, nobody without the key can mint one (a sibling
+//! subdomain cannot toss in a forged marker), and rotating the key retires old markers.
+
+use keyhole_core::cf_base64;
+use serde::{Deserialize, Serialize};
+
+use crate::scope::Scope;
+
+/// The marker cookie's name.
+pub const MARKER_COOKIE: &str = "Keyhole-Session";
+/// The marker cookie's path: only `/session*` requests carry it.
+pub const MARKER_PATH: &str = "/session";
+/// Markers longer than this are ignored unread (a client controls what it sends).
+const MAX_MARKER_LEN: usize = 4096;
+
+/// What a marker says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker {
+    /// When the session's cookies expire (epoch seconds).
+    pub expires_at: i64,
+    /// The scopes cookie sets were issued for.
+    pub scopes: Vec<Scope>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    v: u8,
+    exp: i64,
+    scopes: Vec<String>,
+}
+
+/// The HMAC key for markers.
+pub struct MarkerKey(aws_lc_rs::hmac::Key);
+
+impl std::fmt::Debug for MarkerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MarkerKey(<redacted>)")
+    }
+}
+
+impl MarkerKey {
+    /// Derives the marker key from the signing key's PEM text.
+    pub fn derive(private_key_pem: &str) -> Self {
+        use aws_lc_rs::{hkdf, hmac};
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"keyhole session marker")
+            .extract(private_key_pem.trim().as_bytes());
+        let info: &[&[u8]] = &[b"v1"];
+        match prk.expand(info, hmac::HMAC_SHA256) {
+            Ok(okm) => Self(hmac::Key::from(okm)),
+            // expand fails only when asking for more than 255 blocks; one HMAC key is one block.
+            Err(_) => Self(hmac::Key::new(
+                hmac::HMAC_SHA256,
+                private_key_pem.as_bytes(),
+            )),
+        }
+    }
+}
+
+impl Marker {
+    /// The cookie value.
+    pub fn encode(&self, key: &MarkerKey) -> String {
+        let wire = Wire {
+            v: 1,
+            exp: self.expires_at,
+            scopes: self.scopes.iter().map(|s| s.pattern().to_owned()).collect(),
+        };
+        // Serializing plain strings and integers cannot fail; an empty payload would just be
+        // refused on the way back in.
+        let json = serde_json::to_vec(&wire).unwrap_or_default();
+        let payload = cf_base64::encode(&json);
+        let tag = aws_lc_rs::hmac::sign(&key.0, payload.as_bytes());
+        format!("{payload}.{}", cf_base64::encode(tag.as_ref()))
+    }
+
+    /// Reads a marker, checking its tag and expiry. `None` for anything forged, expired or
+    /// malformed.
+    pub fn decode_verified(value: &str, key: &MarkerKey, now: i64) -> Option<Self> {
+        let (payload, tag) = split(value)?;
+        let tag = cf_base64::decode(tag).ok()?;
+        aws_lc_rs::hmac::verify(&key.0, payload.as_bytes(), &tag).ok()?;
+        let marker = parse_payload(payload)?;
+        (marker.expires_at > now).then_some(marker)
+    }
+
+    /// Reads a marker's scopes without checking its tag or expiry; used only to decide which
+    /// cookies `DELETE /session` clears. Clearing is harmless (it can only remove cookies from the
+    /// sender's own browser) and must work even after a key rotation. Every scope must still be
+    /// well formed, because its path goes into a `Set-Cookie` header.
+    pub fn decode_unverified(value: &str) -> Option<Self> {
+        parse_payload(split(value)?.0)
+    }
+}
+
+fn split(value: &str) -> Option<(&str, &str)> {
+    if value.len() > MAX_MARKER_LEN {
+        return None;
+    }
+    value.split_once('.')
+}
+
+fn parse_payload(payload: &str) -> Option<Marker> {
+    let json = cf_base64::decode(payload).ok()?;
+    let wire: Wire = serde_json::from_slice(&json).ok()?;
+    if wire.v != 1 {
+        return None;
+    }
+    let scopes = wire
+        .scopes
+        .iter()
+        .map(|s| Scope::from_pattern(s))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Marker {
+        expires_at: wire.exp,
+        scopes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marker() -> Marker {
+        Marker {
+            expires_at: 2_000,
+            scopes: vec![
+                Scope::from_pattern("/users/abc/*").unwrap(),
+                Scope::from_pattern("/public/logo.png").unwrap(),
+            ],
+        }
+    }
+
+    #[test]
+    fn marker_round_trips_with_its_key() {
+        let key = MarkerKey::derive("pem one");
+        let value = marker().encode(&key);
+        // A cookie value may not hold ; , space " or \.
+        assert!(!value.contains([';', ',', ' ', '"', '\\']), "{value}");
+        assert_eq!(Marker::decode_verified(&value, &key, 1_000), Some(marker()));
+    }
+
+    #[test]
+    fn expired_marker_is_not_accepted() {
+        let key = MarkerKey::derive("pem one");
+        assert_eq!(
+            Marker::decode_verified(&marker().encode(&key), &key, 2_000),
+            None
+        );
+    }
+
+    #[test]
+    fn marker_from_another_key_is_not_accepted_but_can_be_cleared() {
+        let value = marker().encode(&MarkerKey::derive("pem one"));
+        assert_eq!(
+            Marker::decode_verified(&value, &MarkerKey::derive("pem two"), 0),
+            None
+        );
+        assert_eq!(Marker::decode_unverified(&value), Some(marker()));
+    }
+
+    #[test]
+    fn tampered_marker_is_not_accepted() {
+        let key = MarkerKey::derive("pem one");
+        let value = marker().encode(&key);
+        let (_, tag) = value.split_once('.').unwrap();
+        let forged = Wire {
+            v: 1,
+            exp: 9_999_999_999,
+            scopes: vec!["/*".into()],
+        };
+        let forged = format!(
+            "{}.{tag}",
+            cf_base64::encode(&serde_json::to_vec(&forged).unwrap())
+        );
+        assert_eq!(Marker::decode_verified(&forged, &key, 0), None);
+    }
+
+    #[test]
+    fn marker_with_an_unsafe_path_is_refused_even_unverified() {
+        let wire = Wire {
+            v: 1,
+            exp: 1,
+            scopes: vec!["/x; Domain=evil.example".into()],
+        };
+        let value = format!(
+            "{}.AAAA",
+            cf_base64::encode(&serde_json::to_vec(&wire).unwrap())
+        );
+        assert_eq!(Marker::decode_unverified(&value), None);
+        for junk in ["", ".", "a.b", "~~~.~~~", &"A".repeat(10_000)] {
+            assert_eq!(Marker::decode_unverified(junk), None);
+        }
+    }
+}

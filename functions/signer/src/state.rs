@@ -1,0 +1,170 @@
+//! What the handler keeps between requests: configuration, the token verifier, and the signing
+//! key, loaded once and then cached (or retried while it keeps failing).
+
+use std::sync::{Arc, RwLock};
+
+use keyhole_core::{HashAlgorithm, Signer, SigningKey};
+use keyhole_token::TokenVerifier;
+
+use crate::config::is_valid_key_pair_id;
+use crate::marker::MarkerKey;
+use crate::{Config, Error, KeySource};
+
+/// Seconds between two attempts to load a signing key that failed to load. Requests in between
+/// get 503 at once instead of each waiting on Secrets Manager.
+pub const KEY_RETRY_SECONDS: i64 = 5;
+
+/// Wall-clock time in epoch seconds, behind a trait so tests can move it.
+pub trait Clock: Send + Sync {
+    /// Seconds since the Unix epoch.
+    fn now(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
+}
+
+/// A parsed, ready signing key.
+pub(crate) struct LoadedKey {
+    pub(crate) signer: Signer,
+    pub(crate) marker_key: MarkerKey,
+}
+
+#[derive(Default)]
+struct LoadState {
+    last_attempt: Option<i64>,
+    last_error: Option<String>,
+}
+
+/// State built once at cold start and shared by every request.
+pub struct AppState {
+    pub(crate) config: Config,
+    pub(crate) tokens: TokenVerifier,
+    pub(crate) clock: Arc<dyn Clock>,
+    keys: Arc<dyn KeySource>,
+    loaded: RwLock<Option<Arc<LoadedKey>>>,
+    loading: tokio::sync::Mutex<LoadState>,
+}
+
+impl AppState {
+    /// Builds the state and tries to load the signing key once. A failure is logged and does not
+    /// stop start-up: requests get 503 and loading is retried (see [`KEY_RETRY_SECONDS`]).
+    pub async fn new(config: Config, keys: Arc<dyn KeySource>, tokens: TokenVerifier) -> Self {
+        Self::with_clock(config, keys, tokens, Arc::new(SystemClock)).await
+    }
+
+    /// [`AppState::new`] with a given clock (for tests).
+    pub async fn with_clock(
+        config: Config,
+        keys: Arc<dyn KeySource>,
+        tokens: TokenVerifier,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let state = Self {
+            config,
+            tokens,
+            clock,
+            keys,
+            loaded: RwLock::new(None),
+            loading: tokio::sync::Mutex::new(LoadState::default()),
+        };
+        let _ = state.key().await;
+        state
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether a signing key is loaded (requests that need it would not get 503).
+    pub fn key_loaded(&self) -> bool {
+        self.current().is_some()
+    }
+
+    fn current(&self) -> Option<Arc<LoadedKey>> {
+        // A poisoned lock only means another thread panicked while holding it; the Option
+        // inside is still whole.
+        self.loaded
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The signing key, loading it if it is not loaded yet and the last failed attempt is old
+    /// enough. Logs the cause of a failure once (again only when the cause changes).
+    pub(crate) async fn key(&self) -> Option<Arc<LoadedKey>> {
+        if let Some(key) = self.current() {
+            return Some(key);
+        }
+        let mut st = self.loading.lock().await;
+        if let Some(key) = self.current() {
+            return Some(key);
+        }
+        let now = self.clock.now();
+        if st
+            .last_attempt
+            .is_some_and(|last| now - last < KEY_RETRY_SECONDS)
+        {
+            return None;
+        }
+        st.last_attempt = Some(now);
+        match self.load().await {
+            Ok(key) => {
+                tracing::info!(
+                    key_pair_id = key.signer.key_pair_id(),
+                    key_type = %key.signer.key().key_type(),
+                    after_failure = st.last_error.is_some(),
+                    "signing key loaded"
+                );
+                st.last_error = None;
+                let key = Arc::new(key);
+                *self
+                    .loaded
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(key.clone());
+                Some(key)
+            }
+            Err(e) => {
+                let cause = e.to_string();
+                if st.last_error.as_deref() != Some(cause.as_str()) {
+                    tracing::error!(
+                        cause = %cause,
+                        retry_seconds = KEY_RETRY_SECONDS,
+                        "signing key unavailable; /session answers 503 until it loads"
+                    );
+                    st.last_error = Some(cause);
+                }
+                None
+            }
+        }
+    }
+
+    async fn load(&self) -> Result<LoadedKey, Error> {
+        let material = self.keys.load().await?;
+        let invalid = |reason: String| Error::InvalidKey {
+            key_pair_id: material.key_pair_id.clone(),
+            reason,
+        };
+        if !is_valid_key_pair_id(&material.key_pair_id) {
+            return Err(invalid(
+                "key pair id must be letters, digits, - or _".into(),
+            ));
+        }
+        let key =
+            SigningKey::from_pem(&material.private_key_pem).map_err(|e| invalid(e.to_string()))?;
+        Ok(LoadedKey {
+            // From the canonical PKCS#8 form, so a PKCS#1 and a PKCS#8 copy of one key agree.
+            marker_key: MarkerKey::derive(&key.private_key_pem()),
+            signer: Signer::new(key, material.key_pair_id.clone(), HashAlgorithm::Sha256),
+        })
+    }
+}
