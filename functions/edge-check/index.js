@@ -105,11 +105,17 @@ function redirect(location) {
 // so '//evil.example' or '/\evil.example' can never become a protocol-relative redirect.
 function returnTarget(request) {
     var path = '/' + request.uri.replace(/^[\/\\]+/, '');
+    // Query names and values arrive as the viewer sent them (still percent-encoded), so they are
+    // joined back as they are; a repeated name carries every value in multiValue.
     var qs = request.querystring || {};
     var parts = [];
     for (var name in qs) {
-        if (qs[name] && typeof qs[name].value === 'string') {
-            parts.push(encodeURIComponent(name) + '=' + encodeURIComponent(qs[name].value));
+        var entry = qs[name];
+        var values = entry && entry.multiValue ? entry.multiValue : [entry];
+        for (var j = 0; j < values.length; j++) {
+            if (values[j] && typeof values[j].value === 'string') {
+                parts.push(values[j].value === '' ? name : name + '=' + values[j].value);
+            }
         }
     }
     return parts.length ? path + '?' + parts.join('&') : path;

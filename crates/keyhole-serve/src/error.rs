@@ -1,0 +1,45 @@
+//! The one error type of this crate.
+
+use std::path::PathBuf;
+
+/// Everything that can stop `keyhole serve` from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The assets folder (the stand-in bucket) cannot be opened.
+    #[error("assets folder {path}: {source}")]
+    Assets {
+        /// The folder as given.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// The edge-check function cannot be loaded or failed while running.
+    #[error("edge check: {0}")]
+    EdgeCheck(String),
+    /// A file or folder in the state folder cannot be read or written.
+    #[error("state {path}: {source}")]
+    State {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// A key cannot be generated, read or used.
+    #[error("key: {0}")]
+    Key(String),
+    /// The development identity provider has no such demo user.
+    #[error("no demo user named {0:?}; try alice or bob")]
+    UnknownUser(String),
+    /// The listening socket cannot be bound or failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The configuration (the same environment variables as the Lambda) is invalid; the message
+    /// names the variable.
+    #[error("configuration: {0}")]
+    Config(String),
+}
