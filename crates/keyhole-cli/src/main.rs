@@ -1,3 +1,49 @@
-//! The `keyhole` command-line tool.
+//! The `keyhole` command-line tool: key generation, signing and verification of CloudFront signed
+//! cookies and URLs, and (from their own modules) token checks and the local stack.
+//!
+//! `main` only parses arguments and dispatches; each subcommand lives in its own module and returns
+//! an exit code. Errors print as one line, `keyhole: <what went wrong>`, never a panic.
 
-fn main() {}
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod keygen;
+mod sign;
+mod verify;
+mod when;
+
+/// Serve private S3 assets to logged-in users with CloudFront signed cookies.
+#[derive(Parser)]
+#[command(name = "keyhole", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a key pair for a CloudFront public key (ECDSA P-256 by default).
+    Keygen(keygen::Args),
+    /// Sign cookies or a URL for CloudFront.
+    #[command(subcommand)]
+    Sign(sign::Command),
+    /// Check signed cookies or a signed URL as CloudFront would.
+    Verify(verify::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen(args) => keygen::run(args),
+        Command::Sign(command) => sign::run(command),
+        Command::Verify(args) => verify::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("keyhole: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

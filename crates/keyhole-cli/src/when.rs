@@ -1,0 +1,97 @@
+//! `WHEN` arguments: epoch seconds, RFC 3339, or a offset from now such as `+1h`.
+
+use anyhow::{Context, bail};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Parses `WHEN` relative to `now` (epoch seconds).
+pub fn parse(text: &str, now: i64) -> anyhow::Result<i64> {
+    let text = text.trim();
+    if let Some(offset) = text.strip_prefix('+') {
+        let split = offset
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(offset.len());
+        let (digits, unit) = offset.split_at(split);
+        let amount: i64 = digits.parse().with_context(|| {
+            format!("invalid time {text:?}: expected +N followed by s, m, h, d or w")
+        })?;
+        let scale = match unit {
+            "" | "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            "w" => 604_800,
+            _ => bail!("invalid time {text:?}: unit must be s, m, h, d or w"),
+        };
+        return amount
+            .checked_mul(scale)
+            .and_then(|secs| now.checked_add(secs))
+            .with_context(|| format!("invalid time {text:?}: too far in the future"));
+    }
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse()
+            .with_context(|| format!("invalid time {text:?}: epoch seconds out of range"));
+    }
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map(OffsetDateTime::unix_timestamp)
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "invalid time {text:?}: expected epoch seconds, RFC 3339 (2026-01-01T00:00:00Z) or +1h"
+            )
+        })
+}
+
+/// The current time in epoch seconds.
+pub fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Epoch seconds as RFC 3339, for messages.
+pub fn show(epoch: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(epoch)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| epoch.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_seconds_are_taken_as_is() {
+        assert_eq!(parse("1767290400", 0).unwrap(), 1_767_290_400);
+    }
+
+    #[test]
+    fn rfc3339_is_converted_to_epoch_seconds() {
+        assert_eq!(parse("2026-01-01T18:00:00Z", 0).unwrap(), 1_767_290_400);
+        assert_eq!(
+            parse("2026-01-01T19:00:00+01:00", 0).unwrap(),
+            1_767_290_400
+        );
+    }
+
+    #[test]
+    fn offsets_count_from_now() {
+        assert_eq!(parse("+1h", 100).unwrap(), 3700);
+        assert_eq!(parse("+90", 100).unwrap(), 190);
+        assert_eq!(parse("+2d", 0).unwrap(), 172_800);
+    }
+
+    #[test]
+    fn unparseable_times_are_refused_with_the_accepted_forms() {
+        for bad in [
+            "tomorrow",
+            "+1y",
+            "+h",
+            "",
+            "2026-13-01T00:00:00Z",
+            "99999999999999999999",
+        ] {
+            let e = parse(bad, 0).unwrap_err().to_string();
+            assert!(e.contains("invalid time"), "{bad}: {e}");
+        }
+    }
+}
