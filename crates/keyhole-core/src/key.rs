@@ -92,6 +92,16 @@ fn header(der: &[u8]) -> &[u8] {
     &der[..der.len().min(64)]
 }
 
+/// CloudFront takes RSA-2048 only; checked before AWS-LC sees the key so that the error names the size.
+fn check_rsa_size(key: &rsa::PrivateKey) -> Result<(), KeyError> {
+    let bits = rsa::traits::PublicKeyParts::size(key) * 8;
+    if bits == 2048 {
+        Ok(())
+    } else {
+        Err(KeyError::Unsupported(format!("RSA-{bits}")))
+    }
+}
+
 enum Inner {
     Rsa {
         aws: lc::RsaKeyPair,
@@ -133,9 +143,10 @@ impl SigningKey {
         match block.label.as_str() {
             "PRIVATE KEY" => Self::from_pkcs8_der(&block.der),
             "RSA PRIVATE KEY" => {
-                let aws = lc::RsaKeyPair::from_der(&block.der)
-                    .map_err(|_| KeyError::Malformed("RSA PRIVATE KEY".into()))?;
                 let legacy = rsa::PrivateKey::from_pkcs1_der(&block.der)
+                    .map_err(|_| KeyError::Malformed("RSA PRIVATE KEY".into()))?;
+                check_rsa_size(&legacy)?;
+                let aws = lc::RsaKeyPair::from_der(&block.der)
                     .map_err(|_| KeyError::Malformed("RSA PRIVATE KEY".into()))?;
                 Self::from_rsa(aws, legacy)
             }
@@ -171,9 +182,10 @@ impl SigningKey {
                 .map_err(|_| KeyError::Malformed("PKCS#8 ECDSA key".into()))?;
             Self::from_ecdsa(kp)
         } else if contains(head, OID_RSA) {
-            let aws = lc::RsaKeyPair::from_pkcs8(der)
-                .map_err(|_| KeyError::Malformed("PKCS#8 RSA key".into()))?;
             let legacy = rsa::PrivateKey::from_pkcs8_der(der)
+                .map_err(|_| KeyError::Malformed("PKCS#8 RSA key".into()))?;
+            check_rsa_size(&legacy)?;
+            let aws = lc::RsaKeyPair::from_pkcs8(der)
                 .map_err(|_| KeyError::Malformed("PKCS#8 RSA key".into()))?;
             Self::from_rsa(aws, legacy)
         } else {
@@ -379,5 +391,128 @@ impl VerifyingKey {
             (PublicInner::Ecdsa(_), HashAlgorithm::Sha1) => return false,
         };
         key.verify_sig(message, signature).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn testdata(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata")
+            .join(name);
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    #[test]
+    fn every_accepted_private_key_encoding_parses() {
+        for (file, kind) in [
+            ("rsa2048_pkcs8.pem", KeyType::Rsa2048),
+            ("rsa2048_pkcs1.pem", KeyType::Rsa2048),
+            ("ec_p256_sec1.pem", KeyType::EcdsaP256),
+            ("ec_p256_pkcs8.pem", KeyType::EcdsaP256),
+        ] {
+            assert_eq!(
+                SigningKey::from_pem(&testdata(file)).unwrap().key_type(),
+                kind,
+                "{file}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_accepted_public_key_encoding_parses() {
+        for (file, kind) in [
+            ("rsa2048_public.pem", KeyType::Rsa2048),
+            ("rsa2048_public_pkcs1.pem", KeyType::Rsa2048),
+            ("ec_p256_public.pem", KeyType::EcdsaP256),
+        ] {
+            assert_eq!(
+                VerifyingKey::from_pem(&testdata(file)).unwrap().key_type(),
+                kind,
+                "{file}"
+            );
+        }
+    }
+
+    #[test]
+    fn keys_cloudfront_does_not_accept_are_unsupported() {
+        for file in ["rsa1024.pem", "ec_p384.pem", "ed25519.pem"] {
+            let err = SigningKey::from_pem(&testdata(file)).unwrap_err();
+            assert!(matches!(err, KeyError::Unsupported(_)), "{file}: {err}");
+        }
+        for file in ["rsa1024_public.pem", "ec_p384_public.pem"] {
+            let err = VerifyingKey::from_pem(&testdata(file)).unwrap_err();
+            assert!(matches!(err, KeyError::Unsupported(_)), "{file}: {err}");
+        }
+        let msg = SigningKey::from_pem(&testdata("rsa1024.pem"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("RSA-1024"), "{msg}");
+    }
+
+    #[test]
+    fn encrypted_keys_get_a_clear_error() {
+        for file in ["ec_p256_encrypted.pem", "rsa2048_legacy_encrypted.pem"] {
+            assert_eq!(
+                SigningKey::from_pem(&testdata(file)).unwrap_err(),
+                KeyError::Encrypted,
+                "{file}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_and_non_pem_input_is_refused() {
+        assert!(matches!(
+            SigningKey::from_pem(&testdata("garbage.pem")),
+            Err(KeyError::Malformed(_))
+        ));
+        assert_eq!(
+            SigningKey::from_pem("not a key").unwrap_err(),
+            KeyError::NotPem
+        );
+        assert!(matches!(
+            SigningKey::from_pem(&testdata("ec_p256_public.pem")),
+            Err(KeyError::WrongKind { .. })
+        ));
+        assert!(matches!(
+            VerifyingKey::from_pem(&testdata("ec_p256_pkcs8.pem")),
+            Err(KeyError::WrongKind { .. })
+        ));
+    }
+
+    #[test]
+    fn pem_output_round_trips_through_the_parser() {
+        let key = SigningKey::from_pem(&testdata("ec_p256_sec1.pem")).unwrap();
+        let again = SigningKey::from_pem(&key.private_key_pem()).unwrap();
+        assert_eq!(again.public_key_pem(), key.public_key_pem());
+        assert!(
+            key.private_key_pem()
+                .starts_with("-----BEGIN PRIVATE KEY-----\n")
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_key_material() {
+        let key = SigningKey::from_pem(&testdata("ec_p256_sec1.pem")).unwrap();
+        let shown = format!("{key:?}");
+        assert!(!shown.contains("BEGIN"), "{shown}");
+        assert!(shown.contains("EcdsaP256"), "{shown}");
+    }
+
+    #[test]
+    fn hash_names_parse_case_insensitively() {
+        assert_eq!(
+            "SHA256".parse::<HashAlgorithm>().unwrap(),
+            HashAlgorithm::Sha256
+        );
+        assert_eq!(
+            "sha1".parse::<HashAlgorithm>().unwrap(),
+            HashAlgorithm::Sha1
+        );
+        assert!("md5".parse::<HashAlgorithm>().is_err());
+        assert_eq!(HashAlgorithm::Sha256.to_string(), "sha256");
     }
 }
