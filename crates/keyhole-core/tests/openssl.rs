@@ -28,11 +28,10 @@ fn scratch(tag: &str) -> PathBuf {
 }
 
 fn openssl(args: &[&str]) -> std::process::Output {
-    let out = Command::new("openssl")
+    Command::new("openssl")
         .args(args)
         .output()
-        .expect("the openssl binary must be installed for the known-answer tests");
-    out
+        .expect("the openssl binary must be installed for the known-answer tests")
 }
 
 fn policies() -> Vec<String> {
