@@ -66,12 +66,11 @@ impl FileKeySource {
 impl KeySource for FileKeySource {
     fn load(&self) -> BoxFuture<'_, Result<SigningMaterial, Error>> {
         Box::pin(async move {
-            let pem = tokio::fs::read_to_string(&self.path)
-                .await
-                .map_err(|e| Error::KeyFile {
-                    path: self.path.display().to_string(),
-                    reason: e.to_string(),
-                })?;
+            // A few hundred bytes, read once per cold start: blocking briefly is fine.
+            let pem = std::fs::read_to_string(&self.path).map_err(|e| Error::KeyFile {
+                path: self.path.display().to_string(),
+                reason: e.to_string(),
+            })?;
             Ok(SigningMaterial {
                 key_pair_id: self.key_pair_id.clone(),
                 private_key_pem: pem,
