@@ -1,0 +1,461 @@
+"""Assertions over infra/sam-template.yaml after the SAM translator has expanded it, and proof that
+each assertion catches the violation it is about (planted in a copy of the template).
+
+Run with `make test-infra` (or `.venv/bin/pytest tests/infra`). No AWS account or network needed:
+the translator runs offline with a region given to it.
+"""
+
+import copy
+import json
+import pathlib
+import re
+import subprocess
+
+import boto3
+import pytest
+from samcli.yamlhelper import yaml_parse
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "infra" / "sam-template.yaml"
+EDGE_CHECK = ROOT / "functions" / "edge-check" / "index.js"
+
+# CloudFront managed policies (ids from the CloudFront developer guide).
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+ALL_METHODS = {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
+LOGS_ONLY_MANAGED_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+REQUIRED_OUTPUTS = {"SiteUrl", "SessionEndpoint", "BucketName", "KeyGroupId"}
+SIGNER_VARIABLES = {
+    "COGNITO_USER_POOL_ID", "COGNITO_CLIENT_ID", "OIDC_ISSUER", "OIDC_AUDIENCE", "JWKS_URL",
+    "TOKEN_USE", "REQUIRED_GROUPS", "ASSET_BASE_URL", "SESSION_SCOPES", "SESSION_TTL_SECONDS",
+    "SIGNING_KEY_SECRET_ID", "COOKIE_DOMAIN", "COOKIE_SAMESITE", "ALLOWED_ORIGINS",
+}
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def translate(sam_template: dict) -> dict:
+    """The CloudFormation template SAM would deploy. CodeUri is replaced by an S3 location first,
+    as `sam package` does after `sam build`; the translator accepts nothing else."""
+    sam_template = copy.deepcopy(sam_template)
+    for name, resource in sam_template["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = f"s3://keyhole-artifacts/{name}.zip"
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name="us-east-1"))
+    return translator.translate(sam_template, parameter_values={}, get_managed_policy_map=dict)
+
+
+@pytest.fixture(scope="module")
+def source() -> dict:
+    return yaml_parse(TEMPLATE.read_text())
+
+
+@pytest.fixture(scope="module")
+def cfn(source) -> dict:
+    return translate(source)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def resources_of(t: dict, kind: str) -> dict:
+    return {k: v for k, v in t["Resources"].items() if v["Type"] == kind}
+
+
+def only(t: dict, kind: str) -> tuple[str, dict]:
+    found = resources_of(t, kind)
+    assert len(found) == 1, f"expected exactly one {kind}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def refers_to(value, name: str) -> bool:
+    """Whether an intrinsic (Ref, GetAtt, Sub) in `value` points at resource `name`."""
+    text = json.dumps(value)
+    return (
+        f'{{"Ref": "{name}"}}' in text
+        or f'"Fn::GetAtt": ["{name}"' in text
+        or f"${{{name}}}" in text
+        or f"${{{name}." in text
+    )
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def distribution_config(t: dict) -> dict:
+    return only(t, "AWS::CloudFront::Distribution")[1]["Properties"]["DistributionConfig"]
+
+
+def behaviours(t: dict) -> list[dict]:
+    config = distribution_config(t)
+    return [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", [])]
+
+
+def origin(t: dict, origin_id: str) -> dict:
+    found = [o for o in distribution_config(t)["Origins"] if o["Id"] == origin_id]
+    assert len(found) == 1, f"no single origin {origin_id!r}"
+    return found[0]
+
+
+def is_bucket_origin(o: dict) -> bool:
+    return "S3OriginConfig" in o or refers_to(o["DomainName"], "AssetBucket") or "ExistingBucketName" in json.dumps(o)
+
+
+def iam_statements(t: dict):
+    """(resource name, statement) for every identity policy statement the stack writes."""
+    for name, r in t["Resources"].items():
+        props = r.get("Properties", {})
+        if r["Type"] == "AWS::IAM::Role":
+            for policy in props.get("Policies", []):
+                for st in as_list(policy["PolicyDocument"]["Statement"]):
+                    yield name, st
+        elif r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy"):
+            for st in as_list(props["PolicyDocument"]["Statement"]):
+                yield name, st
+
+
+def role_of(t: dict, function: str) -> tuple[str, dict]:
+    role = t["Resources"][function]["Properties"]["Role"]
+    assert "Fn::GetAtt" in role, f"{function} must use the role the stack writes"
+    name = role["Fn::GetAtt"][0]
+    return name, t["Resources"][name]
+
+
+# The service authorization reference, as cfn-lint ships it: which actions name no resource type.
+_POLICIES = json.loads(
+    (pathlib.Path(__import__("cfnlint").__file__).parent / "data" / "AdditionalSpecs" / "Policies.json").read_text()
+)
+
+
+def accepts_no_resource_arn(action: str) -> bool:
+    service, _, name = action.partition(":")
+    entry = _POLICIES.get(service.lower(), {}).get("Actions", {}).get(name.lower())
+    assert entry is not None, f"unknown IAM action {action}"
+    return not entry.get("Resources")
+
+
+# --- the checks ----------------------------------------------------------------------------------
+
+
+def check_bucket_is_private(t: dict) -> None:
+    """All public-access blocks on, encryption on, readable only by this distribution through
+    OAC, and no plain-HTTP access."""
+    bucket_name, bucket = only(t, "AWS::S3::Bucket")
+    props = bucket["Properties"]
+    block = props.get("PublicAccessBlockConfiguration", {})
+    for flag in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"):
+        assert block.get(flag) is True, f"bucket public-access block {flag} is not on"
+    assert props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration"), "bucket has no default encryption"
+
+    _, policy = only(t, "AWS::S3::BucketPolicy")
+    assert refers_to(policy["Properties"]["Bucket"], bucket_name)
+    statements = as_list(policy["Properties"]["PolicyDocument"]["Statement"])
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert len(allows) == 1, f"bucket policy must allow exactly one thing, allows {len(allows)}"
+    allow = allows[0]
+    assert allow.get("Principal") == {"Service": "cloudfront.amazonaws.com"}, f"bucket readable by {allow.get('Principal')}"
+    assert as_list(allow["Action"]) == ["s3:GetObject"], f"bucket policy allows {allow['Action']}"
+    dist_name, _ = only(t, "AWS::CloudFront::Distribution")
+    source_arn = allow.get("Condition", {}).get("StringEquals", {}).get("AWS:SourceArn")
+    assert source_arn is not None, "bucket policy lacks the AWS:SourceArn condition"
+    assert refers_to(source_arn, dist_name) and "distribution/" in json.dumps(source_arn), "AWS:SourceArn is not this distribution"
+
+    denies = [
+        s for s in statements
+        if s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)
+    ]
+    assert denies, "bucket policy does not deny non-TLS access"
+    covered = json.dumps(denies[0]["Resource"])
+    assert refers_to(denies[0]["Resource"], bucket_name) and "/*" in covered, "TLS deny must cover the bucket and its objects"
+
+    oac_name, oac = only(t, "AWS::CloudFront::OriginAccessControl")
+    oac_config = oac["Properties"]["OriginAccessControlConfig"]
+    assert oac_config["OriginAccessControlOriginType"] == "s3" and oac_config["SigningBehavior"] == "always"
+    bucket_origins = [o for o in distribution_config(t)["Origins"] if is_bucket_origin(o)]
+    assert bucket_origins, "no bucket origin"
+    for o in bucket_origins:
+        assert refers_to(o.get("OriginAccessControlId"), oac_name), f"origin {o['Id']} does not use Origin Access Control"
+        assert o.get("S3OriginConfig", {}).get("OriginAccessIdentity", "") == "", f"origin {o['Id']} uses a legacy OAI"
+
+
+def check_asset_behaviours_are_locked(t: dict) -> None:
+    """Every behaviour that serves the bucket requires signed cookies from the stack's key group,
+    runs the edge check on viewer request, is HTTPS-only and keeps cookies out of the cache key."""
+    func_name, _ = only(t, "AWS::CloudFront::Function")
+    policies = resources_of(t, "AWS::CloudFront::CachePolicy")
+    asset_behaviours = [b for b in behaviours(t) if is_bucket_origin(origin(t, b["TargetOriginId"]))]
+    assert asset_behaviours, "no behaviour serves the bucket"
+    for b in asset_behaviours:
+        where = b.get("PathPattern", "default behaviour")
+        groups = b.get("TrustedKeyGroups", [])
+        assert groups, f"{where}: no trusted key group"
+        assert all(refers_to(g, "KeySetup") for g in groups), f"{where}: key group is not the stack's"
+        assert "TrustedSigners" not in b, f"{where}: legacy trusted signers"
+        assoc = [a for a in b.get("FunctionAssociations", []) if a["EventType"] == "viewer-request"]
+        assert len(assoc) == 1 and refers_to(assoc[0]["FunctionARN"], func_name), f"{where}: edge check not on viewer request"
+        assert b["ViewerProtocolPolicy"] in ("https-only", "redirect-to-https"), f"{where}: serves plain HTTP"
+        assert set(b.get("AllowedMethods", ["GET", "HEAD"])) <= {"GET", "HEAD", "OPTIONS"}, f"{where}: allows writes"
+        cache_policy = b.get("CachePolicyId")
+        assert isinstance(cache_policy, dict) and "Ref" in cache_policy, f"{where}: cache policy must be the stack's own"
+        keyed = policies[cache_policy["Ref"]]["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"]
+        assert keyed["CookiesConfig"]["CookieBehavior"] == "none", f"{where}: cookies are in the cache key"
+
+
+def check_session_behaviour(t: dict) -> None:
+    """/session* goes to the HTTP API, uncached, all methods, with every viewer header (the
+    Authorization header included), cookie and query string."""
+    found = [b for b in behaviours(t) if b.get("PathPattern") == "/session*"]
+    assert len(found) == 1, "no /session* behaviour"
+    b = found[0]
+    api_name, _ = only(t, "AWS::ApiGatewayV2::Api")
+    assert refers_to(origin(t, b["TargetOriginId"])["DomainName"], api_name), "/session* does not go to the HTTP API"
+    assert b.get("CachePolicyId") == CACHING_DISABLED, "/session* is cached"
+    assert b.get("OriginRequestPolicyId") == ALL_VIEWER_EXCEPT_HOST, "/session* does not forward what the signer needs"
+    assert set(b.get("AllowedMethods", [])) == ALL_METHODS, "/session* does not allow every method"
+    assert b["ViewerProtocolPolicy"] == "https-only", "/session* accepts plain HTTP"
+    assert not b.get("TrustedKeyGroups"), "/session* must not require the cookies it hands out"
+    api_origin = origin(t, b["TargetOriginId"])
+    assert api_origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only", "API origin reached over HTTP"
+
+
+def check_signer_permissions(t: dict) -> None:
+    """The signer may read its one secret, and write logs; nothing else."""
+    role_name, role = role_of(t, "SignerFunction")
+    managed = role["Properties"].get("ManagedPolicyArns", [])
+    assert all(json.dumps(m).find("AWSLambdaBasicExecutionRole") >= 0 for m in managed), f"signer role has managed policies {managed}"
+    statements = [st for name, st in iam_statements(t) if name == role_name]
+    assert statements, "signer has no permission to read its secret"
+    for st in statements:
+        assert st["Effect"] == "Allow"
+        assert as_list(st["Action"]) == ["secretsmanager:GetSecretValue"], f"signer may {st['Action']}"
+        assert as_list(st["Resource"]) == [{"Ref": "SigningKeySecret"}], f"signer reads {st['Resource']}"
+
+
+def check_no_wildcard_resources(t: dict) -> None:
+    """No IAM statement the stack writes uses a wildcard resource, except for actions that accept
+    no resource ARN at all; no statement allows a wildcard action."""
+    for name, st in iam_statements(t):
+        actions = as_list(st.get("Action", []))
+        for action in actions:
+            assert "*" not in action, f"{name}: wildcard action {action}"
+        for resource in as_list(st.get("Resource", [])):
+            if isinstance(resource, str) and re.fullmatch(r"\*|arn:[^:]+:[^:]*:\*?:\*?:\*", resource):
+                loose = [a for a in actions if not accepts_no_resource_arn(a)]
+                assert not loose, f"{name}: {loose} accept a resource ARN but get {resource!r}"
+
+
+def check_key_group_membership_is_not_owned_by_cloudformation(t: dict) -> None:
+    """The key group comes from the KeySetup custom resource: a CloudFormation-owned key group or
+    public key would be reset by every stack update and undo key rotation."""
+    for kind in ("AWS::CloudFront::KeyGroup", "AWS::CloudFront::PublicKey"):
+        assert not resources_of(t, kind), f"{kind} in the template: stack updates would reset the key group"
+    setup = resources_of(t, "AWS::CloudFormation::CustomResource")
+    assert "KeySetup" in setup, "no KeySetup custom resource"
+    assert refers_to(setup["KeySetup"]["Properties"]["ServiceToken"], "KeySetupFunction")
+    assert refers_to(setup["KeySetup"]["Properties"]["SecretId"], "SigningKeySecret")
+
+
+def check_functions(t: dict) -> None:
+    """Both Lambdas: Rust on provided.al2023, arm64, built by cargo-lambda."""
+    for name in ("SignerFunction", "KeySetupFunction"):
+        fn = t["Resources"][name]
+        props = fn["Properties"]
+        assert props["Runtime"] == "provided.al2023", f"{name}: runtime {props['Runtime']}"
+        assert props.get("Architectures") == ["arm64"], f"{name}: architectures {props.get('Architectures')}"
+        assert props["Handler"] == "bootstrap"
+        assert fn.get("Metadata", {}).get("BuildMethod") == "rust-cargolambda", f"{name}: not built by cargo-lambda"
+    variables = t["Resources"]["SignerFunction"]["Properties"]["Environment"]["Variables"]
+    assert set(variables) <= SIGNER_VARIABLES, f"unknown signer settings {set(variables) - SIGNER_VARIABLES}"
+    for required in ("ASSET_BASE_URL", "SIGNING_KEY_SECRET_ID", "SESSION_SCOPES", "SESSION_TTL_SECONDS"):
+        assert required in variables, f"signer lacks {required}"
+
+
+def check_outputs(t: dict) -> None:
+    missing = REQUIRED_OUTPUTS - set(t.get("Outputs", {}))
+    assert not missing, f"missing outputs {sorted(missing)}"
+
+
+def embedded_edge_check(t: dict, sign_in_url: str = "") -> str:
+    """The CloudFront Function code the stack deploys, with SignInUrl set to `sign_in_url`."""
+    _, fn = only(t, "AWS::CloudFront::Function")
+    code = fn["Properties"]["FunctionCode"]
+    assert isinstance(code, dict) and "Fn::Sub" in code, "edge-check code is not an Fn::Sub"
+    body = code["Fn::Sub"]
+    assert isinstance(body, str)
+    names = set(re.findall(r"\$\{(?!!)([^}]*)\}", body))
+    assert names <= {"SignInUrl"}, f"unexpected substitutions {names}"
+    return body.replace("${SignInUrl}", sign_in_url).replace("${!", "${")
+
+
+def check_edge_check_matches_source(t: dict) -> None:
+    """The deployed code is functions/edge-check/index.js, byte for byte apart from the sign-in URL."""
+    embedded = embedded_edge_check(t)
+    source = EDGE_CHECK.read_text()
+    assert embedded.rstrip("\n") == source.rstrip("\n"), "edge-check code in the template drifted from functions/edge-check/index.js"
+    assert len(source.encode()) <= 10 * 1024, "edge check is over CloudFront's 10 KB limit"
+
+
+CHECKS = [
+    check_bucket_is_private,
+    check_asset_behaviours_are_locked,
+    check_session_behaviour,
+    check_signer_permissions,
+    check_no_wildcard_resources,
+    check_key_group_membership_is_not_owned_by_cloudformation,
+    check_functions,
+    check_outputs,
+    check_edge_check_matches_source,
+]
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+def test_the_template_passes(check, cfn):
+    check(cfn)
+
+
+def test_the_sign_in_url_reaches_the_edge_check_line(cfn):
+    code = embedded_edge_check(cfn, "https://login.example.com/")
+    assert "const SIGN_IN_URL = 'https://login.example.com/';" in code.splitlines()
+
+
+def test_the_sign_in_url_parameter_cannot_break_out_of_the_string(source):
+    pattern = source["Parameters"]["SignInUrl"]["AllowedPattern"]
+    assert re.fullmatch(pattern, "")
+    assert re.fullmatch(pattern, "https://auth.example.com/login?client_id=abc")
+    for bad in ["https://x/';alert(1);//", 'https://x/"', "https://x/\\", "https://x y", "javascript:alert(1)"]:
+        assert not re.fullmatch(pattern, bad), bad
+
+
+def test_regenerating_the_edge_check_changes_nothing():
+    run = subprocess.run([str(ROOT / "infra" / "gen-edge-check"), "--check"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def test_every_wildcard_resource_in_the_template_carries_a_comment_saying_why():
+    lines = TEMPLATE.read_text().splitlines()
+    wildcard = [i for i, line in enumerate(lines) if re.match(r'\s*Resource:\s*["\']\*["\']', line)]
+    assert wildcard, "expected the key-setup wildcard (CloudFront key APIs accept no ARN)"
+    for i in wildcard:
+        assert statement_comment(lines, i), f"line {i + 1}: Resource '*' without a comment saying why"
+
+
+def statement_comment(lines: list[str], i: int) -> str:
+    """The comment lines right above the IAM statement that contains line `i`."""
+    j = i
+    while j > 0 and not re.match(r"\s*- (Sid|Effect):", lines[j]):
+        j -= 1
+    comment = []
+    j -= 1
+    while j >= 0 and lines[j].strip().startswith("#"):
+        comment.append(lines[j])
+        j -= 1
+    return "\n".join(comment)
+
+
+# --- planted violations: each check must catch what it is about ----------------------------------
+
+
+def _dist(t):
+    return distribution_config(t)
+
+
+def _session(t):
+    return next(b for b in _dist(t)["CacheBehaviors"] if b["PathPattern"] == "/session*")
+
+
+def _role_statements(t, role):
+    return t["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+
+
+def _allow(t):
+    return t["Resources"]["AssetBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+
+
+PLANTED = {
+    "public access block off": (check_bucket_is_private,
+        lambda t: t["Resources"]["AssetBucket"]["Properties"]["PublicAccessBlockConfiguration"].update(RestrictPublicBuckets=False)),
+    "no default encryption": (check_bucket_is_private,
+        lambda t: t["Resources"]["AssetBucket"]["Properties"].pop("BucketEncryption")),
+    "bucket readable by anyone": (check_bucket_is_private, lambda t: _allow(t).update(Principal="*")),
+    "bucket policy without SourceArn": (check_bucket_is_private, lambda t: _allow(t).pop("Condition")),
+    "SourceArn of another distribution": (check_bucket_is_private,
+        lambda t: _allow(t)["Condition"]["StringEquals"].update({"AWS:SourceArn": "arn:aws:cloudfront::111122223333:distribution/EOTHER"})),
+    "bucket policy allows writes": (check_bucket_is_private, lambda t: _allow(t).update(Action=["s3:GetObject", "s3:PutObject"])),
+    "second allow statement": (check_bucket_is_private,
+        lambda t: t["Resources"]["AssetBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"].append(
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"})),
+    "no TLS-only deny": (check_bucket_is_private,
+        lambda t: t["Resources"]["AssetBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"].pop(1)),
+    "origin without OAC": (check_bucket_is_private, lambda t: _dist(t)["Origins"][0].pop("OriginAccessControlId")),
+    "default behaviour without key group": (check_asset_behaviours_are_locked,
+        lambda t: _dist(t)["DefaultCacheBehavior"].pop("TrustedKeyGroups")),
+    "key group not the stack's": (check_asset_behaviours_are_locked,
+        lambda t: _dist(t)["DefaultCacheBehavior"].update(TrustedKeyGroups=["a1b2c3d4-0000-0000-0000-000000000000"])),
+    "no edge check": (check_asset_behaviours_are_locked,
+        lambda t: _dist(t)["DefaultCacheBehavior"].pop("FunctionAssociations")),
+    "edge check on viewer response": (check_asset_behaviours_are_locked,
+        lambda t: _dist(t)["DefaultCacheBehavior"]["FunctionAssociations"][0].update(EventType="viewer-response")),
+    "plain HTTP assets": (check_asset_behaviours_are_locked,
+        lambda t: _dist(t)["DefaultCacheBehavior"].update(ViewerProtocolPolicy="allow-all")),
+    "cookies in the cache key": (check_asset_behaviours_are_locked,
+        lambda t: t["Resources"]["AssetCachePolicy"]["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"]["CookiesConfig"].update(CookieBehavior="all")),
+    "extra unlocked asset behaviour": (check_asset_behaviours_are_locked,
+        lambda t: _dist(t)["CacheBehaviors"].append(
+            {"PathPattern": "/public/*", "TargetOriginId": "assets", "ViewerProtocolPolicy": "https-only", "CachePolicyId": {"Ref": "AssetCachePolicy"}})),
+    "/session* cached": (check_session_behaviour, lambda t: _session(t).update(CachePolicyId="658327ea-f89d-4fab-a63d-7e88639e58f6")),
+    "/session* to the bucket": (check_session_behaviour, lambda t: _session(t).update(TargetOriginId="assets")),
+    "/session* without the headers": (check_session_behaviour, lambda t: _session(t).pop("OriginRequestPolicyId")),
+    "/session* GET only": (check_session_behaviour, lambda t: _session(t).update(AllowedMethods=["GET", "HEAD"])),
+    "/session* missing": (check_session_behaviour,
+        lambda t: _dist(t).update(CacheBehaviors=[b for b in _dist(t)["CacheBehaviors"] if b["PathPattern"] != "/session*"])),
+    "signer reads every secret": (check_signer_permissions, lambda t: _role_statements(t, "SignerFunctionRole")[0].update(Resource="*")),
+    "signer may list secrets too": (check_signer_permissions,
+        lambda t: _role_statements(t, "SignerFunctionRole")[0].update(Action=["secretsmanager:GetSecretValue", "secretsmanager:ListSecrets"])),
+    "signer may read the bucket": (check_signer_permissions,
+        lambda t: _role_statements(t, "SignerFunctionRole").append({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"})),
+    "signer with an admin policy": (check_signer_permissions,
+        lambda t: t["Resources"]["SignerFunctionRole"]["Properties"]["ManagedPolicyArns"].append("arn:aws:iam::aws:policy/AdministratorAccess")),
+    "wildcard on an action that takes an ARN": (check_no_wildcard_resources,
+        lambda t: _role_statements(t, "KeySetupFunctionRole")[1].update(Resource="*")),
+    "ARN-shaped wildcard": (check_no_wildcard_resources,
+        lambda t: _role_statements(t, "KeySetupFunctionRole")[1].update(Resource="arn:aws:secretsmanager:*:*:*")),
+    "wildcard action": (check_no_wildcard_resources,
+        lambda t: _role_statements(t, "KeySetupFunctionRole")[0]["Action"].append("cloudfront:*")),
+    "UpdateDistribution under the key-API wildcard": (check_no_wildcard_resources,
+        lambda t: _role_statements(t, "KeySetupFunctionRole")[0]["Action"].append("cloudfront:UpdateDistribution")),
+    "CloudFormation-owned key group": (check_key_group_membership_is_not_owned_by_cloudformation,
+        lambda t: t["Resources"].update(KeyGroup={"Type": "AWS::CloudFront::KeyGroup", "Properties": {"KeyGroupConfig": {"Name": "k", "Items": ["K1"]}}})),
+    "x86_64 signer": (check_functions, lambda t: t["Resources"]["SignerFunction"]["Properties"].update(Architectures=["x86_64"])),
+    "signer setting nobody reads": (check_functions,
+        lambda t: t["Resources"]["SignerFunction"]["Properties"]["Environment"]["Variables"].update(SIGNING_KEY="inline")),
+    "missing output": (check_outputs, lambda t: t["Outputs"].pop("KeyGroupId")),
+    "edge check edited in the template": (check_edge_check_matches_source,
+        lambda t: t["Resources"]["EdgeCheckFunction"]["Properties"].update(
+            FunctionCode={"Fn::Sub": embedded_edge_check(t).replace("statusCode: 401", "statusCode: 200")})),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLANTED))
+def test_a_planted_violation_is_caught(name, cfn):
+    check, plant = PLANTED[name]
+    broken = copy.deepcopy(cfn)
+    plant(broken)
+    with pytest.raises(AssertionError):
+        check(broken)
+
+
+def test_every_check_has_a_planted_violation():
+    planted = {check for check, _ in PLANTED.values()}
+    assert planted == set(CHECKS), f"checks never shown to fail: {[c.__name__ for c in set(CHECKS) - planted]}"
+
+
+def test_a_wildcard_without_its_comment_is_caught():
+    lines = TEMPLATE.read_text().splitlines()
+    i = next(i for i, line in enumerate(lines) if re.match(r'\s*Resource:\s*"\*"', line))
+    stripped = [line for line in lines if not line.strip().startswith("#")]
+    j = stripped.index(lines[i])
+    assert not statement_comment(stripped, j)
