@@ -1,0 +1,70 @@
+//! `keyhole serve`: the whole system on one machine (see the keyhole-serve crate).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use keyhole_serve::{ServeOptions, Server};
+
+/// Options of `keyhole serve`. Token, cookie and scope settings come from the same environment
+/// variables as the Lambda (see DESIGN.md); with no issuer set, a development identity provider
+/// signs in the demo users.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Port to listen on (0 picks a free one; the banner prints it).
+    #[arg(long, env = "KEYHOLE_PORT", default_value_t = 8080)]
+    port: u16,
+    /// Address to bind. Loopback unless you mean to expose the development identity provider.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+    /// Folder played as the private bucket (default: the demo assets shipped with keyhole).
+    #[arg(long)]
+    assets: Option<PathBuf>,
+    /// Folder for generated keys, reused between runs.
+    #[arg(long, env = "KEYHOLE_STATE_DIR", default_value = ".keyhole")]
+    state_dir: PathBuf,
+    /// Where the edge check sends HTML navigations without a session ("" for a 401 instead).
+    #[arg(long, default_value = "/")]
+    sign_in_url: String,
+}
+
+/// Binds, prints the banner, serves until Ctrl-C or SIGTERM.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let assets = args.assets.unwrap_or_else(|| PathBuf::from(keyhole_serve::DEMO_BUCKET));
+    let mut options = ServeOptions::new(args.port, assets);
+    options.host = args.host;
+    options.state_dir = args.state_dir;
+    options.sign_in_url = Some(args.sign_in_url).filter(|s| !s.is_empty());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let server = Server::bind(options, |name| std::env::var(name).ok()).await.context("keyhole serve")?;
+        if !args.host.is_loopback() {
+            eprintln!("keyhole: warning: listening on {} exposes the development identity provider to the network", args.host);
+        }
+        println!("{}", server.banner());
+        server.run(shutdown()).await.context("keyhole serve")?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn shutdown() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
