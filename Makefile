@@ -11,7 +11,7 @@ MOTO_URL    := http://127.0.0.1:$(MOTO_PORT)
 CARGO       ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help run test deps lint test-rust test-node test-browser test-infra bench validate deploy sam-build \
+.PHONY: help run test deps lint test-rust test-node test-browser test-infra bench bench-signer validate deploy sam-build \
         moto-start moto-stop clean
 
 help: ## list the targets
@@ -80,8 +80,19 @@ sam-build: deps ## cross-compile both Lambdas for arm64 with cargo-lambda (sam b
 	$(SAM_ENV) $(VENV)/bin/sam build -t $(SAM_TEMPLATE); \
 	echo "sam build: $$(( $$(date +%s) - start )) s"
 
-bench: ## benchmarks beside OpenSSL, in one run
+bench: bench-signer ## benchmarks beside OpenSSL, in one run
 	@echo "bench: (filled in by each component)"
+
+## The signer Lambda: OpenSSL's one-core sign rate (the anchor), the in-process handler per key
+## type (valid token in, cookies out; sessions/s = criterion's elem/s), then peak memory for
+## 10,000 sessions.
+bench-signer:
+	command -v /usr/bin/time >/dev/null || { apt-get update && apt-get install -y time; }
+	openssl speed -seconds 3 rsa2048 ecdsap256 2>/dev/null | tail -n 5
+	$(CARGO) bench -p keyhole-signer --bench session
+	$(CARGO) build --profile bench -p keyhole-signer --example sessions
+	for k in rsa ecdsa; do /usr/bin/time -f "$$k: peak RSS %M KiB for 10,000 sessions" \
+		target/release/examples/sessions $$k 10000; done
 
 validate: deps ## check the SAM template: edge-check code in sync, cfn-lint, sam validate --lint
 	infra/gen-edge-check --check
