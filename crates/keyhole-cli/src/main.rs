@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod keygen;
 mod sign;
+mod token;
 mod verify;
 mod when;
 
@@ -30,6 +31,9 @@ enum Command {
     Sign(sign::Command),
     /// Check signed cookies or a signed URL as CloudFront would.
     Verify(verify::Args),
+    /// Check a bearer token (JWT) as the signer would, with the same environment variables.
+    #[command(subcommand)]
+    Token(token::Command),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => keygen::run(args),
         Command::Sign(command) => sign::run(command),
         Command::Verify(args) => verify::run(args),
+        Command::Token(command) => token::run(command),
     };
     match result {
         Ok(code) => code,
