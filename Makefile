@@ -82,6 +82,7 @@ sam-build: deps ## cross-compile both Lambdas for arm64 with cargo-lambda (sam b
 
 bench: bench-signer ## benchmarks beside OpenSSL, in one run
 	@echo "bench: (filled in by each component)"
+	$(CARGO) bench -p keyhole-token --bench verify  # warm-cache RS256/ES256 verifications/s (elem/s)
 
 ## The signer Lambda: OpenSSL's one-core sign rate (the anchor), the in-process handler per key
 ## type (valid token in, cookies out; sessions/s = criterion's elem/s), then peak memory for
