@@ -20,7 +20,10 @@ fn sessions(c: &mut Criterion) {
     let event = read("apigw-v2-post-session-bearer.json").replace("{{TOKEN}}", &token);
     let mut group = c.benchmark_group("session");
     group.throughput(Throughput::Elements(1));
-    for (name, pem) in [("rsa2048", "cloudfront-rsa.pem"), ("ecdsa_p256", "cloudfront-ecdsa.pem")] {
+    for (name, pem) in [
+        ("rsa2048", "cloudfront-rsa.pem"),
+        ("ecdsa_p256", "cloudfront-ecdsa.pem"),
+    ] {
         let state = rt.block_on(state_with(pem, &[], FakeClock::at_now()));
         // Sanity: the measured path is the success path.
         let req = lambda_http::request::from_str(&event).unwrap();

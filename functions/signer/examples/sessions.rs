@@ -11,7 +11,9 @@ use keyhole_signer::handle;
 fn main() {
     let mut args = std::env::args().skip(1);
     let kind = args.next().unwrap_or_else(|| "ecdsa".to_owned());
-    let n: usize = args.next().map_or(10_000, |s| s.parse().expect("N must be a number"));
+    let n: usize = args
+        .next()
+        .map_or(10_000, |s| s.parse().expect("N must be a number"));
     let pem = match kind.as_str() {
         "rsa" => "cloudfront-rsa.pem",
         "ecdsa" => "cloudfront-ecdsa.pem",
