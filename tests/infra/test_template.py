@@ -260,7 +260,8 @@ def check_key_group_membership_is_not_owned_by_cloudformation(t: dict) -> None:
 
 
 def check_functions(t: dict) -> None:
-    """Both Lambdas: Rust on provided.al2023, arm64, built by cargo-lambda."""
+    """Both Lambdas: Rust on provided.al2023, arm64, built by cargo-lambda; the custom resource
+    is never retried by Lambda; the signer gets only settings it reads."""
     for name in ("SignerFunction", "KeySetupFunction"):
         fn = t["Resources"][name]
         props = fn["Properties"]
@@ -268,6 +269,12 @@ def check_functions(t: dict) -> None:
         assert props.get("Architectures") == ["arm64"], f"{name}: architectures {props.get('Architectures')}"
         assert props["Handler"] == "bootstrap"
         assert fn.get("Metadata", {}).get("BuildMethod") == "rust-cargolambda", f"{name}: not built by cargo-lambda"
+    retries = [
+        r["Properties"].get("MaximumRetryAttempts")
+        for r in resources_of(t, "AWS::Lambda::EventInvokeConfig").values()
+        if refers_to(r["Properties"]["FunctionName"], "KeySetupFunction")
+    ]
+    assert retries == [0], "a Lambda retry of the key-setup function would run Create twice"
     variables = t["Resources"]["SignerFunction"]["Properties"]["Environment"]["Variables"]
     assert set(variables) <= SIGNER_VARIABLES, f"unknown signer settings {set(variables) - SIGNER_VARIABLES}"
     for required in ("ASSET_BASE_URL", "SIGNING_KEY_SECRET_ID", "SESSION_SCOPES", "SESSION_TTL_SECONDS"):
@@ -432,6 +439,8 @@ PLANTED = {
     "x86_64 signer": (check_functions, lambda t: t["Resources"]["SignerFunction"]["Properties"].update(Architectures=["x86_64"])),
     "signer setting nobody reads": (check_functions,
         lambda t: t["Resources"]["SignerFunction"]["Properties"]["Environment"]["Variables"].update(SIGNING_KEY="inline")),
+    "key setup retried by Lambda": (check_functions,
+        lambda t: t["Resources"]["KeySetupFunctionEventInvokeConfig"]["Properties"].update(MaximumRetryAttempts=2)),
     "missing output": (check_outputs, lambda t: t["Outputs"].pop("KeyGroupId")),
     "edge check edited in the template": (check_edge_check_matches_source,
         lambda t: t["Resources"]["EdgeCheckFunction"]["Properties"].update(

@@ -3,28 +3,56 @@
 
 use crate::{CfnResponse, Error};
 
-/// PUTs `response` to `url`. The pre-signed URL signs no content type, so none is sent (an empty
-/// `Content-Type`, as AWS's own cfn-response helper does).
+/// How often a failed PUT is tried in all. The function is set to no Lambda retries (a retry would
+/// run Create twice), so transient S3 errors are retried here instead.
+pub const ATTEMPTS: u32 = 3;
+
+/// PUTs `response` to `url`, retrying network errors and 5xx answers with a short back-off. The
+/// pre-signed URL signs no content type, so none is sent (an empty `Content-Type`, as AWS's own
+/// cfn-response helper does).
 pub async fn send(
     client: &reqwest::Client,
     url: &str,
     response: &CfnResponse,
 ) -> Result<(), Error> {
+    send_with_backoff(client, url, response, std::time::Duration::from_millis(500)).await
+}
+
+/// [`send`] with the first back-off given (it doubles after each try); tests use a short one.
+pub async fn send_with_backoff(
+    client: &reqwest::Client,
+    url: &str,
+    response: &CfnResponse,
+    first_backoff: std::time::Duration,
+) -> Result<(), Error> {
     let body = serde_json::to_vec(response).map_err(|e| Error::Respond(e.to_string()))?;
-    let answer = client
-        .put(url)
-        .header(reqwest::header::CONTENT_TYPE, "")
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| Error::Respond(e.to_string()))?;
-    let status = answer.status();
-    if !status.is_success() {
-        return Err(Error::Respond(format!(
-            "the response URL answered {status}"
-        )));
+    let mut backoff = first_backoff;
+    let mut attempt = 1;
+    loop {
+        let outcome = client
+            .put(url)
+            .header(reqwest::header::CONTENT_TYPE, "")
+            .body(body.clone())
+            .send()
+            .await;
+        let (error, retryable) = match outcome {
+            Ok(answer) if answer.status().is_success() => return Ok(()),
+            Ok(answer) => (
+                format!("the response URL answered {}", answer.status()),
+                answer.status().is_server_error(),
+            ),
+            Err(e) => (e.to_string(), true),
+        };
+        if !retryable || attempt >= ATTEMPTS {
+            return Err(Error::Respond(format!(
+                "{error} (attempt {attempt} of {ATTEMPTS})"
+            )));
+        }
+        tracing::warn!(attempt, %error, "response PUT failed; retrying");
+        tokio::time::sleep(backoff).await;
+        backoff *= 2;
+        attempt += 1;
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -50,9 +78,17 @@ mod tests {
 
     type Inbox = Arc<Mutex<Vec<Received>>>;
 
+    /// Back-off for the retry tests: the schedule is what is tested, not the waiting.
+    const FAST: std::time::Duration = std::time::Duration::from_millis(1);
+
     /// A stand-in for the pre-signed S3 URL on 127.0.0.1 that records each request and answers
     /// with `status`.
     async fn response_bucket(status: StatusCode) -> (String, Inbox) {
+        response_bucket_answering(vec![status]).await
+    }
+
+    /// Answers the n-th request with `statuses[n]` (the last one repeats).
+    async fn response_bucket_answering(statuses: Vec<StatusCode>) -> (String, Inbox) {
         let inbox: Inbox = Arc::default();
         let app = Router::new()
             .fallback(
@@ -60,16 +96,20 @@ mod tests {
                       method: Method,
                       OriginalUri(uri): OriginalUri,
                       headers: HeaderMap,
-                      body: Bytes| async move {
-                    inbox.lock().unwrap().push(Received {
-                        method,
-                        uri: uri.to_string(),
-                        content_type: headers
-                            .get("content-type")
-                            .map(|v| v.to_str().unwrap().to_string()),
-                        body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
-                    });
-                    status
+                      body: Bytes| {
+                    let statuses = statuses.clone();
+                    async move {
+                        let mut seen = inbox.lock().unwrap();
+                        seen.push(Received {
+                            method,
+                            uri: uri.to_string(),
+                            content_type: headers
+                                .get("content-type")
+                                .map(|v| v.to_str().unwrap().to_string()),
+                            body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+                        });
+                        statuses[(seen.len() - 1).min(statuses.len() - 1)]
+                    }
                 },
             )
             .with_state(inbox.clone());
@@ -155,7 +195,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_put_is_an_error_naming_the_status() {
-        let (base, _inbox) = response_bucket(StatusCode::FORBIDDEN).await;
+        let (base, inbox) = response_bucket(StatusCode::FORBIDDEN).await;
         let cf = FakeCloudFront::default();
         let secrets = FakeSecrets::default();
         let (req, resp) = process(event_to("delete.json", &base), &cf, &secrets)
@@ -165,6 +205,45 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("403"), "{err}");
+        assert_eq!(
+            inbox.lock().unwrap().len(),
+            1,
+            "a 4xx is final: the pre-signed URL will not change its mind"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_error_is_retried_until_the_put_lands() {
+        let (base, inbox) = response_bucket_answering(vec![
+            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::OK,
+        ])
+        .await;
+        let cf = FakeCloudFront::default();
+        let secrets = FakeSecrets::default();
+        let (req, resp) = process(event_to("delete.json", &base), &cf, &secrets)
+            .await
+            .unwrap();
+        send_with_backoff(&reqwest::Client::new(), &req.response_url, &resp, FAST)
+            .await
+            .unwrap();
+        assert_eq!(inbox.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn retries_stop_after_the_last_attempt() {
+        let (base, inbox) = response_bucket(StatusCode::BAD_GATEWAY).await;
+        let cf = FakeCloudFront::default();
+        let secrets = FakeSecrets::default();
+        let (req, resp) = process(event_to("delete.json", &base), &cf, &secrets)
+            .await
+            .unwrap();
+        let err = send_with_backoff(&reqwest::Client::new(), &req.response_url, &resp, FAST)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("attempt 3 of 3"), "{err}");
+        assert_eq!(inbox.lock().unwrap().len(), ATTEMPTS as usize);
     }
 
     #[tokio::test]
@@ -182,7 +261,7 @@ mod tests {
         .await
         .unwrap();
         assert!(matches!(
-            send(&reqwest::Client::new(), &req.response_url, &resp).await,
+            send_with_backoff(&reqwest::Client::new(), &req.response_url, &resp, FAST).await,
             Err(Error::Respond(_))
         ));
     }
