@@ -60,6 +60,11 @@ impl FetchError {
     }
 }
 
+/// Why a JWKS document was refused as a whole (not JSON, or no `keys` array).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("{0}")]
+pub struct KeySetError(pub String);
+
 /// Why a bearer token was refused.
 ///
 /// `Display` gives a short reason, fit for logs and for an OAuth `error_description`. It never

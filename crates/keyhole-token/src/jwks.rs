@@ -10,6 +10,8 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::error::KeySetError;
+
 /// RSA moduli shorter than this are ignored: 1024-bit RSA is within reach of a determined
 /// attacker, and no mainstream issuer publishes one.
 const MIN_RSA_BITS: usize = 2048;
@@ -135,16 +137,6 @@ pub struct KeySet {
     /// Keys published without a `kid`: usable only by a token without one, and only when the
     /// set holds exactly one key, so there is never a choice to make.
     anonymous: Vec<Arc<PublicKey>>,
-}
-
-/// Why a JWKS document was refused as a whole.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeySetError(pub String);
-
-impl std::fmt::Display for KeySetError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 #[derive(Deserialize)]

@@ -214,4 +214,18 @@ mod tests {
             assert!(allowed_algorithm(alg).is_some(), "{alg}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics_on_arbitrary_input(input in "\\PC{0,300}") {
+            let _ = parse(&input);
+        }
+
+        #[test]
+        fn parse_never_panics_on_three_base64url_parts(
+            h in "[A-Za-z0-9_-]{0,60}", p in "[A-Za-z0-9_-]{0,60}", s in "[A-Za-z0-9_-]{0,60}"
+        ) {
+            let _ = parse(&format!("{h}.{p}.{s}"));
+        }
+    }
 }

@@ -39,8 +39,8 @@ pub use config::{
     DEFAULT_JWKS_COOLDOWN, DEFAULT_JWKS_TTL, DEFAULT_LEEWAY_SECONDS, IssuerConfig, IssuerKind,
     MAX_LEEWAY_SECONDS, TokenConfig, TokenUse,
 };
-pub use error::{ConfigError, FetchError, Rejection};
-pub use jwks::{KeyKind, KeySet, KeySetError, PublicKey};
+pub use error::{ConfigError, FetchError, KeySetError, Rejection};
+pub use jwks::{KeyKind, KeySet, PublicKey};
 pub use jwt::MAX_TOKEN_BYTES;
 pub use source::{FetchFuture, HttpJwksSource, JwksSource, MAX_DOCUMENT_BYTES};
 pub use verifier::TokenVerifier;

@@ -550,4 +550,27 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+        /// Whatever single character of a valid token is changed, to whatever other character,
+        /// the token is refused: no part of it is malleable.
+        #[test]
+        fn any_single_character_change_is_refused(position in 0usize..10_000, replacement in "[A-Za-z0-9_.=+/-]") {
+            static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            let original = TOKEN.get_or_init(|| token("ec-a", "ec-a", &id_claims()));
+            let position = position % original.len();
+            let replacement = replacement.chars().next().unwrap();
+            proptest::prop_assume!(original.as_bytes()[position] as char != replacement);
+            let mut changed = original.clone();
+            changed.replace_range(position..=position, &replacement.to_string());
+
+            let source = FakeSource::serving(JWKS_URL, &jwks(&["ec-a"]));
+            let v = verifier(source, FakeClock::at(T0));
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            runtime.block_on(v.verify(original)).unwrap();
+            proptest::prop_assert!(runtime.block_on(v.verify(&changed)).is_err());
+        }
+    }
 }
