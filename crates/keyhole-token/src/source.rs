@@ -38,10 +38,19 @@ impl HttpJwksSource {
     /// A source with connect, read and total timeouts and no redirects: a redirect could lead
     /// from an HTTPS key URL to somewhere the configuration never named.
     pub fn new() -> Result<Self, ConfigError> {
+        Self::with_timeouts(CONNECT_TIMEOUT, READ_TIMEOUT, TOTAL_TIMEOUT)
+    }
+
+    /// A source with the given connect, read (between two reads) and total timeouts.
+    pub fn with_timeouts(
+        connect: Duration,
+        read: Duration,
+        total: Duration,
+    ) -> Result<Self, ConfigError> {
         let client = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
-            .timeout(TOTAL_TIMEOUT)
+            .connect_timeout(connect)
+            .read_timeout(read)
+            .timeout(total)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("keyhole-token/", env!("CARGO_PKG_VERSION")))
             .build()
