@@ -123,7 +123,7 @@ fn without(mut claims: Value, key: &str) -> Value {
 
 #[tokio::test]
 async fn every_rejection_is_produced_on_purpose() {
-    let issuer = Issuer::start(&["rsa-a", "rsa-b", "ec-a", "ec384-a"]).await;
+    let issuer = Issuer::start(&["rsa-a", "rsa-b", "ec-a", "ec384-a", "ed-a"]).await;
     let config = issuer.config(&[("REQUIRED_GROUPS", "readers,editors")]);
     let verifier = TokenVerifier::from_config(config).unwrap();
     let good = issuer.claims();
@@ -143,6 +143,7 @@ async fn every_rejection_is_produced_on_purpose() {
         .verify(&sign("ec384-a", "ec384-a", &good))
         .await
         .unwrap();
+    verifier.verify(&sign("ed-a", "ed-a", &good)).await.unwrap();
 
     let rs256 = sign("rsa-a", "rsa-a", &good);
     let [header, payload, signature]: [&str; 3] =
@@ -204,6 +205,11 @@ async fn every_rejection_is_produced_on_purpose() {
         (
             "ES256 token naming a P-384 key",
             sign("ec-a", "ec384-a", &good),
+            Rejection::UnsupportedAlgorithm,
+        ),
+        (
+            "EdDSA token naming an EC key",
+            sign("ed-a", "ec-a", &good),
             Rejection::UnsupportedAlgorithm,
         ),
         (

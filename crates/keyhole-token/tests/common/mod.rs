@@ -38,14 +38,19 @@ pub fn public_pem(kid: &str) -> String {
     testdata(&format!("{kid}.pub.pem"))
 }
 
-/// Signs `claims` with the private test key `signer` (RS256 for RSA, ES256/ES384 for EC) and
-/// names `kid` in the header, which need not be the signer's own kid.
+/// Signs `claims` with the private test key `signer` (RS256 for RSA, ES256/ES384 for EC, EdDSA
+/// for Ed25519) and names `kid` in the header, which need not be the signer's own kid.
 pub fn sign(signer: &str, kid: &str, claims: &Value) -> String {
     let pem = testdata(&format!("{signer}.pem"));
     let (alg, key) = if signer.starts_with("rsa") {
         (
             Algorithm::RS256,
             EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+        )
+    } else if signer.starts_with("ed") {
+        (
+            Algorithm::EdDSA,
+            EncodingKey::from_ed_pem(pem.as_bytes()).unwrap(),
         )
     } else if signer.starts_with("ec384") {
         (
