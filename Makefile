@@ -81,7 +81,8 @@ sam-build: deps ## cross-compile both Lambdas for arm64 with cargo-lambda (sam b
 	echo "sam build: $$(( $$(date +%s) - start )) s"
 
 bench: bench-signer ## benchmarks beside OpenSSL, in one run
-	@echo "bench: (filled in by each component)"
+	scripts/bench-sign.sh  # keyhole signs/s per key type and hash beside openssl speed rsa2048 ecdsap256, with ratios
+	$(CARGO) bench --locked -p keyhole-core --bench sign
 	$(CARGO) bench -p keyhole-token --bench verify  # warm-cache RS256/ES256 verifications/s (elem/s)
 
 ## The signer Lambda: OpenSSL's one-core sign rate (the anchor), the in-process handler per key
