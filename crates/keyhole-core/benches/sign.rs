@@ -20,7 +20,11 @@ fn sign(c: &mut Criterion) {
     for (kind, hash, name) in [
         (KeyType::Rsa2048, HashAlgorithm::Sha1, "rsa2048-sha1"),
         (KeyType::Rsa2048, HashAlgorithm::Sha256, "rsa2048-sha256"),
-        (KeyType::EcdsaP256, HashAlgorithm::Sha256, "ecdsa-p256-sha256"),
+        (
+            KeyType::EcdsaP256,
+            HashAlgorithm::Sha256,
+            "ecdsa-p256-sha256",
+        ),
     ] {
         let key = SigningKey::generate(kind).unwrap_or_else(|e| panic!("keygen: {e}"));
         group.bench_function(name, |b| {
@@ -34,16 +38,21 @@ fn cookies(c: &mut Criterion) {
     let key = SigningKey::generate(KeyType::EcdsaP256).unwrap_or_else(|e| panic!("keygen: {e}"));
     let verifier = Verifier::new().with_key(
         "K1",
-        key.verifying_key().unwrap_or_else(|e| panic!("public key: {e}")),
+        key.verifying_key()
+            .unwrap_or_else(|e| panic!("public key: {e}")),
     );
     let signer = Signer::new(key, "K1", HashAlgorithm::Sha256);
     let policy = policy();
     c.bench_function("cookies/ecdsa-p256-sha256", |b| {
         b.iter(|| signer.cookies(black_box(&policy)))
     });
-    let set = signer.cookies(&policy).unwrap_or_else(|e| panic!("sign: {e}")).pairs();
+    let set = signer
+        .cookies(&policy)
+        .unwrap_or_else(|e| panic!("sign: {e}"))
+        .pairs();
     let pairs: Vec<(&str, &str)> = set.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    let url = "https://d111111abcdef8.cloudfront.net/users/0f8fad5b-d9cb-469f-a165-70867728950e/cat.png";
+    let url =
+        "https://d111111abcdef8.cloudfront.net/users/0f8fad5b-d9cb-469f-a165-70867728950e/cat.png";
     c.bench_function("verify_cookies/ecdsa-p256-sha256", |b| {
         b.iter(|| verifier.verify_cookies(black_box(&pairs), url, None, 1_767_000_000))
     });

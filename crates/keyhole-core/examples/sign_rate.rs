@@ -20,7 +20,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (kind, hash, name) in [
         (KeyType::Rsa2048, HashAlgorithm::Sha256, "rsa2048-sha256"),
         (KeyType::Rsa2048, HashAlgorithm::Sha1, "rsa2048-sha1"),
-        (KeyType::EcdsaP256, HashAlgorithm::Sha256, "ecdsa-p256-sha256"),
+        (
+            KeyType::EcdsaP256,
+            HashAlgorithm::Sha256,
+            "ecdsa-p256-sha256",
+        ),
     ] {
         let key = SigningKey::generate(kind)?;
         let budget = Duration::from_secs(seconds);
