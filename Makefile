@@ -66,7 +66,8 @@ test-browser: deps ## the demo flow in headless Chromium
 ## into its own target folder, kept between runs so a second build is incremental, and apart from
 ## target/debug so it never holds the lock other cargo commands wait on.
 SAM_TEMPLATE := infra/sam-template.yaml
-SAM_ENV      := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 CARGO_TARGET_DIR="$(CURDIR)/target/sam"
+SAM_TARGET_DIR ?= $(CURDIR)/target/sam
+SAM_ENV      := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 CARGO_TARGET_DIR="$(SAM_TARGET_DIR)"
 LAMBDA_TARGET := aarch64-unknown-linux-gnu
 
 test-infra: deps ## cfn-lint, sam validate, sam build, template assertions
