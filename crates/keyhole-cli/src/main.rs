@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod keygen;
+mod serve;
 mod sign;
 mod token;
 mod verify;
@@ -34,6 +35,8 @@ enum Command {
     /// Check a bearer token (JWT) as the signer would, with the same environment variables.
     #[command(subcommand)]
     Token(token::Command),
+    /// Run the whole system on 127.0.0.1: signer, CloudFront stand-in, edge check, demo identity provider and page.
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Sign(command) => sign::run(command),
         Command::Verify(args) => verify::run(args),
         Command::Token(command) => token::run(command),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => code,

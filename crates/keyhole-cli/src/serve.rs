@@ -31,12 +31,17 @@ pub struct Args {
 
 /// Binds, prints the banner, serves until Ctrl-C or SIGTERM.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let assets = args.assets.unwrap_or_else(|| PathBuf::from(keyhole_serve::DEMO_BUCKET));
+    let assets = args
+        .assets
+        .unwrap_or_else(|| PathBuf::from(keyhole_serve::DEMO_BUCKET));
     let mut options = ServeOptions::new(args.port, assets);
     options.host = args.host;
     options.state_dir = args.state_dir;
     options.sign_in_url = Some(args.sign_in_url).filter(|s| !s.is_empty());
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async move {
         let server = Server::bind(options, |name| std::env::var(name).ok()).await.context("keyhole serve")?;
         if !args.host.is_loopback() {
@@ -51,13 +56,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 async fn shutdown() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

@@ -9,13 +9,17 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod assets;
-// mod demo;
+mod demo;
 pub mod edge;
-pub mod idp;
-// mod server;
 mod error;
+pub mod idp;
+mod server;
 pub mod state;
 pub mod xml;
 
 pub use error::ServeError;
-// pub use server::{Clock, ServeOptions, Server, ServerInfo, SystemClock, refusal};
+pub use keyhole_signer::{Clock, SystemClock};
+pub use server::{ServeOptions, Server, ServerInfo, refusal};
+
+/// The demo bucket shipped in this crate (`demo/bucket`), served when no `--assets` is given.
+pub const DEMO_BUCKET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/bucket");

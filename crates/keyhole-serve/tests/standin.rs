@@ -1,0 +1,821 @@
+//! HTTP-level tests of `keyhole serve` on loopback: the CloudFront stand-in refuses what CloudFront
+//! refuses (missing, expired, tampered, wrong-path, wrong-key cookies) with its XML bodies, the
+//! bucket honours ranges and conditionals and cannot be left, the shared edge-check table holds
+//! over HTTP, and the signer's `/session` endpoints work through the adapter.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use keyhole_core::{HashAlgorithm, KeyType, Policy, Signer, SigningKey};
+use keyhole_serve::idp::DEMO_USERS;
+use keyhole_serve::state::LocalKeys;
+use keyhole_serve::{Clock, ServeOptions, Server, SystemClock};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+const ALICE: &str = DEMO_USERS[0].sub;
+const BOB: &str = DEMO_USERS[1].sub;
+
+/// A clock the test can move: `offset` seconds past the system clock.
+struct ShiftedClock(AtomicI64);
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> i64 {
+        SystemClock.now() + self.0.load(Ordering::Relaxed)
+    }
+}
+
+struct Stack {
+    addr: SocketAddr,
+    url: String,
+    base: String,
+    keys: LocalKeys,
+    clock: Arc<ShiftedClock>,
+    _stop: oneshot::Sender<()>,
+    _dirs: Arc<tempfile::TempDir>,
+}
+
+fn bucket(dir: &Path) {
+    for (sub, name) in [(ALICE, "a.txt"), (BOB, "b.txt")] {
+        let folder = dir.join("bucket/users").join(sub);
+        std::fs::create_dir_all(&folder).unwrap();
+        let body: Vec<u8> = (0u8..100).collect();
+        std::fs::write(folder.join(name), body).unwrap();
+    }
+    std::fs::write(dir.join("outside.txt"), b"must never be served").unwrap();
+}
+
+async fn start_in(dirs: Arc<tempfile::TempDir>, sign_in_url: Option<&str>) -> Stack {
+    start_on(dirs, sign_in_url, 0).await
+}
+
+async fn start_on(dirs: Arc<tempfile::TempDir>, sign_in_url: Option<&str>, port: u16) -> Stack {
+    let clock = Arc::new(ShiftedClock(AtomicI64::new(0)));
+    let mut options = ServeOptions::new(port, dirs.path().join("bucket"));
+    options.state_dir = dirs.path().join("state");
+    options.sign_in_url = sign_in_url.map(str::to_owned);
+    options.clock = clock.clone();
+    let server = Server::bind(options, |_| None).await.unwrap();
+    let info = server.info().clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(server.run(async move {
+        let _ = rx.await;
+    }));
+    let keys = LocalKeys::load_or_create(&dirs.path().join("state")).unwrap();
+    Stack {
+        addr: info.addr,
+        url: info.url.clone(),
+        base: info.asset_base_url,
+        keys,
+        clock,
+        _stop: tx,
+        _dirs: dirs,
+    }
+}
+
+async fn start(sign_in_url: Option<&str>) -> Stack {
+    let dirs = Arc::new(tempfile::tempdir().unwrap());
+    bucket(dirs.path());
+    start_in(dirs, sign_in_url).await
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// `Cookie:` header value for a signed cookie set.
+fn cookie_header(pairs: &[(&str, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn now() -> i64 {
+    SystemClock.now()
+}
+
+impl Stack {
+    fn signer(&self) -> Signer {
+        Signer::new(
+            SigningKey::from_pem(&self.keys.private_key_pem).unwrap(),
+            self.keys.key_pair_id.clone(),
+            HashAlgorithm::Sha256,
+        )
+    }
+
+    fn cookies_for(&self, resource: &str, expires: i64) -> String {
+        let policy = Policy::new(format!("{}{resource}", self.base), expires).unwrap();
+        let cookies = self.signer().cookies(&policy).unwrap();
+        let pairs: Vec<(&str, String)> = cookies.pairs().into_iter().collect();
+        cookie_header(&pairs)
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
+        let mut req = client().get(format!("{}{path}", self.url));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn token(&self, username: &str) -> String {
+        let resp = client()
+            .post(format!("{}/idp/token", self.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("username={username}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.json::<Value>().await.unwrap()["id_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// POST /session; returns the status, the JSON body and the cookies set, as a Cookie header.
+    async fn session(&self, token: &str) -> (u16, Value, String) {
+        let resp = client()
+            .post(format!("{}/session", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let cookies = set_cookies(resp.headers());
+        (status, resp.json().await.unwrap_or(Value::Null), cookies)
+    }
+}
+
+/// The name=value parts of every non-clearing Set-Cookie, joined as a Cookie header.
+fn set_cookies(headers: &reqwest::header::HeaderMap) -> String {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .filter(|kv| !kv.ends_with('='))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+async fn xml_code(resp: reqwest::Response) -> (u16, String) {
+    let status = resp.status().as_u16();
+    assert_eq!(resp.headers()["content-type"], "application/xml");
+    let body = resp.text().await.unwrap();
+    assert!(
+        body.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>"),
+        "{body}"
+    );
+    let code = body
+        .split("<Code>")
+        .nth(1)
+        .unwrap()
+        .split("</Code>")
+        .next()
+        .unwrap()
+        .to_owned();
+    (status, code)
+}
+
+/// A raw HTTP/1.1 exchange, so paths reach the server exactly as written (HTTP clients normalise
+/// `..` and `%2e%2e` away before sending).
+async fn raw(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+) -> (u16, BTreeMap<String, String>, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
+#[tokio::test]
+async fn a_session_from_post_session_opens_the_users_prefix_and_nothing_else() {
+    let s = start(None).await;
+    let (status, body, cookies) = s.session(&s.token("alice").await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scopes"][0], format!("/users/{ALICE}/*"));
+    let own = s
+        .get(&format!("/users/{ALICE}/a.txt"), Some(&cookies))
+        .await;
+    assert_eq!(own.status(), 200);
+    assert_eq!(own.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(own.bytes().await.unwrap().len(), 100);
+    let other = s.get(&format!("/users/{BOB}/b.txt"), Some(&cookies)).await;
+    assert_eq!(xml_code(other).await, (403, "AccessDenied".to_owned()));
+}
+
+#[tokio::test]
+async fn no_cookies_get_the_edge_checks_401_with_a_bearer_challenge() {
+    let s = start(None).await;
+    let resp = s.get(&format!("/users/{ALICE}/a.txt"), None).await;
+    assert_eq!(resp.status(), 401);
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "unauthorized");
+}
+
+#[tokio::test]
+async fn an_html_navigation_without_a_session_is_sent_to_sign_in() {
+    let s = start(Some("/")).await;
+    let resp = client()
+        .get(format!("{}/users/{ALICE}/a.txt", s.url))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    assert_eq!(resp.headers()["location"], "/");
+}
+
+#[tokio::test]
+async fn a_missing_key_pair_id_is_refused_with_missing_key() {
+    let s = start(None).await;
+    let full = s.cookies_for(&format!("/users/{ALICE}/*"), now() + 600);
+    let without: Vec<&str> = full
+        .split("; ")
+        .filter(|c| !c.starts_with("CloudFront-Key-Pair-Id="))
+        .collect();
+    let resp = s
+        .get(&format!("/users/{ALICE}/a.txt"), Some(&without.join("; ")))
+        .await;
+    assert_eq!(xml_code(resp).await, (403, "MissingKey".to_owned()));
+}
+
+#[tokio::test]
+async fn cookies_past_their_time_are_refused_by_the_cookie_check_too() {
+    let s = start(None).await;
+    // Valid by the wall clock (so the edge check lets them through) but expired by the time the
+    // stand-in's CloudFront check sees them: that layer must refuse on its own.
+    let cookies = s.cookies_for(&format!("/users/{ALICE}/*"), now() + 600);
+    assert_eq!(
+        s.get(&format!("/users/{ALICE}/a.txt"), Some(&cookies))
+            .await
+            .status(),
+        200
+    );
+    s.clock.0.store(3600, Ordering::Relaxed);
+    let resp = s
+        .get(&format!("/users/{ALICE}/a.txt"), Some(&cookies))
+        .await;
+    assert_eq!(xml_code(resp).await, (403, "AccessDenied".to_owned()));
+}
+
+#[tokio::test]
+async fn an_expired_policy_is_answered_session_expired_at_the_edge() {
+    let s = start(None).await;
+    let cookies = s.cookies_for(&format!("/users/{ALICE}/*"), now() - 10);
+    let resp = s
+        .get(&format!("/users/{ALICE}/a.txt"), Some(&cookies))
+        .await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"],
+        "session_expired"
+    );
+}
+
+#[tokio::test]
+async fn a_tampered_signature_or_policy_is_refused() {
+    let s = start(None).await;
+    let cookies = s.cookies_for(&format!("/users/{ALICE}/*"), now() + 600);
+    let tamper = |name: &str, f: &dyn Fn(&str) -> String| -> String {
+        cookies
+            .split("; ")
+            .map(|c| match c.strip_prefix(&format!("{name}=")) {
+                Some(v) => format!("{name}={}", f(v)),
+                None => c.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let flipped = tamper("CloudFront-Signature", &|v| {
+        let mut b = v.as_bytes().to_vec();
+        b[10] = if b[10] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(b).unwrap()
+    });
+    let resp = s
+        .get(&format!("/users/{ALICE}/a.txt"), Some(&flipped))
+        .await;
+    assert_eq!(xml_code(resp).await, (403, "AccessDenied".to_owned()));
+
+    // A policy widened to every path, with the original signature.
+    let wide = Policy::new(format!("{}/*", s.base), now() + 600).unwrap();
+    let wide_b64 = keyhole_core::cf_base64::encode(wide.to_json().as_bytes());
+    let widened = tamper("CloudFront-Policy", &|_| wide_b64.clone());
+    let resp = s.get(&format!("/users/{BOB}/b.txt"), Some(&widened)).await;
+    assert_eq!(xml_code(resp).await, (403, "AccessDenied".to_owned()));
+}
+
+#[tokio::test]
+async fn cookies_for_another_path_are_refused() {
+    let s = start(None).await;
+    let cookies = s.cookies_for(&format!("/users/{BOB}/*"), now() + 600);
+    let resp = s
+        .get(&format!("/users/{ALICE}/a.txt"), Some(&cookies))
+        .await;
+    assert_eq!(xml_code(resp).await, (403, "AccessDenied".to_owned()));
+}
+
+#[tokio::test]
+async fn cookies_signed_with_another_key_are_refused() {
+    let s = start(None).await;
+    let stranger = SigningKey::generate(KeyType::Rsa2048).unwrap();
+    let policy = Policy::new(format!("{}/users/{ALICE}/*", s.base), now() + 600).unwrap();
+    // Same key pair id, wrong key: the signature does not verify.
+    let forged = Signer::new(stranger, s.keys.key_pair_id.clone(), HashAlgorithm::Sha256)
+        .cookies(&policy)
+        .unwrap();
+    let pairs: Vec<(&str, String)> = forged.pairs();
+    let resp = s
+        .get(
+            &format!("/users/{ALICE}/a.txt"),
+            Some(&cookie_header(&pairs)),
+        )
+        .await;
+    assert_eq!(xml_code(resp).await, (403, "AccessDenied".to_owned()));
+    // A key pair id the stand-in does not trust.
+    let unknown = Signer::new(
+        SigningKey::generate(KeyType::Rsa2048).unwrap(),
+        "KUNKNOWN0000000",
+        HashAlgorithm::Sha256,
+    )
+    .cookies(&policy)
+    .unwrap();
+    let resp = s
+        .get(
+            &format!("/users/{ALICE}/a.txt"),
+            Some(&cookie_header(&unknown.pairs())),
+        )
+        .await;
+    assert_eq!(xml_code(resp).await, (403, "InvalidKey".to_owned()));
+}
+
+#[tokio::test]
+async fn ranges_and_conditional_requests_are_honoured() {
+    let s = start(None).await;
+    let cookies = s.cookies_for(&format!("/users/{ALICE}/*"), now() + 600);
+    let path = format!("{}/users/{ALICE}/a.txt", s.url);
+    let c = client();
+    let part = c
+        .get(&path)
+        .header("cookie", &cookies)
+        .header("range", "bytes=10-19")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.headers()["content-range"], "bytes 10-19/100");
+    assert_eq!(
+        part.bytes().await.unwrap().to_vec(),
+        (10u8..20).collect::<Vec<_>>()
+    );
+    let tail = c
+        .get(&path)
+        .header("cookie", &cookies)
+        .header("range", "bytes=-5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tail.headers()["content-range"], "bytes 95-99/100");
+    let past = c
+        .get(&path)
+        .header("cookie", &cookies)
+        .header("range", "bytes=100-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(past.status(), 416);
+    assert_eq!(past.headers()["content-range"], "bytes */100");
+
+    let full = c
+        .get(&path)
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(full.headers()["accept-ranges"], "bytes");
+    let etag = full.headers()["etag"].to_str().unwrap().to_owned();
+    let modified = full.headers()["last-modified"].to_str().unwrap().to_owned();
+    let same = c
+        .get(&path)
+        .header("cookie", &cookies)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), 304);
+    let since = c
+        .get(&path)
+        .header("cookie", &cookies)
+        .header("if-modified-since", &modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(since.status(), 304);
+    let changed = c
+        .get(&path)
+        .header("cookie", &cookies)
+        .header("if-none-match", "\"other\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    // If-Range with a stale validator: the whole object, not the range.
+    let stale = c
+        .get(&path)
+        .header("cookie", &cookies)
+        .header("range", "bytes=0-1")
+        .header("if-range", "\"old\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 200);
+    let head = c
+        .head(&path)
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-length"], "100");
+}
+
+#[tokio::test]
+async fn traversal_out_of_the_bucket_is_impossible_even_with_a_cookie_for_everything() {
+    let s = start(None).await;
+    let everything = s.cookies_for("/*", now() + 600);
+    let headers = vec![("Cookie".to_owned(), everything)];
+    for target in [
+        "/../outside.txt",
+        "/users/../../outside.txt",
+        "/%2e%2e/outside.txt",
+        "/users/%2E%2E/%2e%2e/outside.txt",
+        "/..%2foutside.txt",
+        "/..%5coutside.txt",
+    ] {
+        let (status, _, body) = raw(s.addr, "GET", target, &headers).await;
+        assert!(status == 403 || status == 404, "{target}: {status}");
+        assert!(!body.contains("must never be served"), "{target}");
+    }
+    let (status, _, body) = raw(s.addr, "GET", &format!("/users/{ALICE}/a.txt"), &headers).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_missing_object_is_a_404_with_an_s3_body() {
+    let s = start(None).await;
+    let cookies = s.cookies_for("/*", now() + 600);
+    let resp = s
+        .get(&format!("/users/{ALICE}/nope.png"), Some(&cookies))
+        .await;
+    assert_eq!(xml_code(resp).await, (404, "NoSuchKey".to_owned()));
+}
+
+/// A JSON object read with its names in document order (a query string's order is part of it).
+struct Ordered(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Ordered, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Value>()? {
+                    out.push(entry);
+                }
+                Ok(Ordered(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct OrderedRequest {
+    querystring: Ordered,
+}
+
+#[derive(serde::Deserialize)]
+struct OrderedEvent {
+    request: OrderedRequest,
+}
+
+#[derive(serde::Deserialize)]
+struct OrderedCase {
+    event: OrderedEvent,
+}
+
+#[derive(serde::Deserialize)]
+struct OrderedTable {
+    cases: Vec<OrderedCase>,
+}
+
+#[tokio::test]
+async fn the_shared_edge_check_table_holds_over_http() {
+    let text = include_str!("../../../functions/edge-check/cases.json");
+    let table: Value = serde_json::from_str(text).unwrap();
+    let ordered: OrderedTable = serde_json::from_str(text).unwrap();
+    let dirs = Arc::new(tempfile::tempdir().unwrap());
+    bucket(dirs.path());
+    let mut stacks: BTreeMap<Option<String>, Stack> = BTreeMap::new();
+    let mut ran = 0;
+    for (case, in_order) in table["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&ordered.cases)
+    {
+        let name = case["name"].as_str().unwrap();
+        let url = case
+            .get("signInUrl")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if !stacks.contains_key(&url) {
+            stacks.insert(
+                url.clone(),
+                start_in(Arc::clone(&dirs), url.as_deref()).await,
+            );
+        }
+        let s = &stacks[&url];
+        let req = &case["event"]["request"];
+        let mut target = req["uri"].as_str().unwrap().to_owned();
+        let mut query = Vec::new();
+        for (k, v) in &in_order.event.request.querystring.0 {
+            match v.get("multiValue").and_then(Value::as_array) {
+                Some(values) => query.extend(
+                    values
+                        .iter()
+                        .map(|m| format!("{k}={}", m["value"].as_str().unwrap())),
+                ),
+                None => query.push(format!("{k}={}", v["value"].as_str().unwrap())),
+            }
+        }
+        if !query.is_empty() {
+            target = format!("{target}?{}", query.join("&"));
+        }
+        let mut headers: Vec<(String, String)> = req["headers"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.as_str() != "host")
+            .map(|(k, v)| (k.clone(), v["value"].as_str().unwrap().to_owned()))
+            .collect();
+        let cookies: Vec<String> = req["cookies"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v["value"].as_str().unwrap()))
+            .collect();
+        if !cookies.is_empty() {
+            headers.push(("Cookie".into(), cookies.join("; ")));
+        }
+        let method = req["method"].as_str().unwrap();
+        let (status, got, body) = raw(s.addr, method, &target, &headers).await;
+        let expect = &case["expect"];
+        if expect.get("pass").is_some() {
+            // Passed on to the cookie check, which refuses the table's made-up signatures.
+            assert_eq!(status, 403, "{name}: {body}");
+            assert_eq!(got["content-type"], "application/xml", "{name}");
+        } else {
+            assert_eq!(
+                u64::from(status),
+                expect["statusCode"].as_u64().unwrap(),
+                "{name}: {body}"
+            );
+            for (h, want) in expect["headers"].as_object().unwrap() {
+                let want = want.as_str().unwrap();
+                let have = got.get(h).unwrap_or_else(|| panic!("{name}: no {h}"));
+                match want.strip_suffix('*') {
+                    Some(prefix) => assert!(have.starts_with(prefix), "{name}: {h}: {have}"),
+                    None => assert_eq!(have, want, "{name}: {h}"),
+                }
+            }
+            if let Some(fields) = expect.get("bodyJson") {
+                let json: Value = serde_json::from_str(&body).unwrap();
+                for (k, v) in fields.as_object().unwrap() {
+                    assert_eq!(&json[k], v, "{name}: {k}");
+                }
+            }
+        }
+        ran += 1;
+    }
+    assert!(ran >= 10);
+}
+
+#[tokio::test]
+async fn the_token_cookie_is_bridged_to_signed_cookies() {
+    let s = start(None).await;
+    let token = s.token("alice").await;
+    let asset = format!("/users/{ALICE}/a.txt");
+    let first = s.get(&asset, Some(&format!("token={token}"))).await;
+    assert_eq!(first.status(), 302);
+    let bridge = first.headers()["location"].to_str().unwrap().to_owned();
+    assert!(bridge.starts_with("/session/bridge?return="), "{bridge}");
+    let bridged = s.get(&bridge, Some(&format!("token={token}"))).await;
+    assert_eq!(bridged.status(), 302, "{:?}", bridged.headers());
+    assert_eq!(bridged.headers()["location"], asset.as_str());
+    let cookies = set_cookies(bridged.headers());
+    assert!(cookies.contains("CloudFront-Signature="), "{cookies}");
+    let done = s
+        .get(&asset, Some(&format!("token={token}; {cookies}")))
+        .await;
+    assert_eq!(done.status(), 200);
+}
+
+#[tokio::test]
+async fn logout_clears_the_cookies_and_a_fresh_request_fails() {
+    let s = start(None).await;
+    let (_, _, cookies) = s.session(&s.token("bob").await).await;
+    assert_eq!(
+        s.get(&format!("/users/{BOB}/b.txt"), Some(&cookies))
+            .await
+            .status(),
+        200
+    );
+    let out = client()
+        .delete(format!("{}/session", s.url))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    let cleared: Vec<&str> = out
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert!(
+        cleared
+            .iter()
+            .any(|c| c.starts_with("CloudFront-Signature=;")
+                || c.starts_with("CloudFront-Signature=\"\"")
+                || c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+    // A browser drops the cleared cookies; the next request carries none.
+    assert_eq!(
+        s.get(&format!("/users/{BOB}/b.txt"), None).await.status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn a_bad_token_gets_the_signers_401() {
+    let s = start(None).await;
+    let (status, body, cookies) = s.session("not-a-jwt").await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "invalid_token");
+    assert!(cookies.is_empty());
+}
+
+#[tokio::test]
+async fn the_development_identity_provider_publishes_discovery_and_keys() {
+    let s = start(None).await;
+    let d: Value = client()
+        .get(format!("{}/idp/.well-known/openid-configuration", s.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["issuer"], format!("{}/idp", s.url));
+    let jwks: Value = client()
+        .get(d["jwks_uri"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"][0]["kty"], "RSA");
+    let bad = client()
+        .post(format!("{}/idp/token", s.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("username=mallory")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test]
+async fn the_demo_page_is_public() {
+    let s = start(None).await;
+    let page = s.get("/", None).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Keyhole demo"));
+    assert_eq!(s.get("/demo/app.js", None).await.status(), 200);
+    assert_eq!(s.get("/demo/nothing.js", None).await.status(), 404);
+}
+
+#[tokio::test]
+async fn keys_survive_a_restart() {
+    let dirs = Arc::new(tempfile::tempdir().unwrap());
+    bucket(dirs.path());
+    let first = start_in(Arc::clone(&dirs), None).await;
+    let token = first.token("alice").await;
+    let id = first.keys.key_pair_id.clone();
+    let port = first.addr.port();
+    drop(first);
+    // The issuer URL holds the port, so the restart keeps it (as `make run` does).
+    let mut second = None;
+    for _ in 0..50 {
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            second = Some(start_on(Arc::clone(&dirs), None, port).await);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let second = second.expect("the port was not released");
+    assert_eq!(second.keys.key_pair_id, id);
+    let (status, _, _) = second.session(&token).await;
+    assert_eq!(
+        status, 200,
+        "a token from before the restart still verifies"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_assets_folder_is_a_clear_error() {
+    let dirs = tempfile::tempdir().unwrap();
+    let mut options = ServeOptions::new(0, dirs.path().join("no-such-bucket"));
+    options.state_dir = dirs.path().join("state");
+    let err = Server::bind(options, |_| None).await.unwrap_err();
+    assert!(err.to_string().contains("no-such-bucket"), "{err}");
+}
+
+#[tokio::test]
+async fn an_invalid_variable_is_named_at_start() {
+    let dirs = tempfile::tempdir().unwrap();
+    bucket(dirs.path());
+    let mut options = ServeOptions::new(0, dirs.path().join("bucket"));
+    options.state_dir = dirs.path().join("state");
+    let err = Server::bind(options, |name| {
+        (name == "SESSION_TTL_SECONDS").then(|| "soon".to_owned())
+    })
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("SESSION_TTL_SECONDS"), "{err}");
+}
+
+#[tokio::test]
+async fn the_banner_shows_the_url_users_and_a_curl_example() {
+    let dirs = tempfile::tempdir().unwrap();
+    bucket(dirs.path());
+    let mut options = ServeOptions::new(0, dirs.path().join("bucket"));
+    options.state_dir = dirs.path().join("state");
+    let server = Server::bind(options, |_| None).await.unwrap();
+    let banner = server.banner();
+    assert!(banner.contains(&server.info().url));
+    assert!(banner.contains("alice") && banner.contains(BOB));
+    assert!(banner.contains("curl"));
+}
