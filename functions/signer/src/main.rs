@@ -2,24 +2,27 @@
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use keyhole_signer::{AppState, Config, handle, key_source_from_config};
 use keyhole_token::{TokenConfig, TokenVerifier};
-use lambda_http::{Error, run, service_fn};
+use lambda_http::{run, service_fn};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    // JSON lines for CloudWatch; level from RUST_LOG, default info.
+async fn main() -> anyhow::Result<()> {
+    // JSON lines for CloudWatch; level from RUST_LOG, default info. Lambda stamps the time.
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_current_span(false)
         .without_time()
         .init();
-    let config = Config::from_env()?;
-    let tokens = TokenVerifier::from_config(TokenConfig::from_env()?)?;
+    // anyhow prints the Display form, which names the variable at fault.
+    let config = Config::from_env().context("invalid signer configuration")?;
+    let tokens = TokenConfig::from_env()
+        .and_then(TokenVerifier::from_config)
+        .context("invalid token configuration")?;
     let keys = key_source_from_config(&config).await;
     let state = Arc::new(AppState::new(config, keys, tokens).await);
     run(service_fn(move |req| {
@@ -27,4 +30,5 @@ async fn main() -> Result<(), Error> {
         async move { handle(&state, req).await }
     }))
     .await
+    .map_err(|e| anyhow::anyhow!(e))
 }
