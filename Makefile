@@ -18,8 +18,10 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
 
 ## --- the two commands -------------------------------------------------------------------------
+## `make run SERVE_ARGS="--port 9000 --assets my/folder"` passes options on; the `local` profile is
+## optimised like release but skips the slow LTO link.
 run: ## start the local stack (keyhole serve) on 127.0.0.1
-	$(CARGO) run --release -p keyhole-cli --bin keyhole -- serve
+	$(CARGO) run --locked --profile local -p keyhole-cli --bin keyhole -- serve $(SERVE_ARGS)
 
 test: deps lint test-rust test-node test-browser test-infra ## everything CI checks
 	@echo "make test: all suites passed"
@@ -58,9 +60,12 @@ moto-stop:
 test-node: deps ## cross-checks against the AWS JavaScript signer; edge-check cases under node
 	$(CARGO) build --locked -p keyhole-cli --bin keyhole
 	KEYHOLE_BIN=target/debug/keyhole node $(NODE_DIR)/cross-check.mjs
+	node --test functions/edge-check/test.mjs
 
-test-browser: deps ## the demo flow in headless Chromium
-	@echo "test-browser: (filled in by the keyhole serve work)"
+test-browser: deps ## the demo flow in headless Chromium, against keyhole serve on a free loopback port
+	[ -x /usr/bin/chromium ] || { apt-get update && apt-get install -y chromium; }
+	$(CARGO) build --locked -p keyhole-cli --bin keyhole
+	crates/keyhole-serve/scripts/with-serve.sh target/debug/keyhole node --test $(NODE_DIR)/browser.mjs
 
 ## The SAM tools run from the venv (cargo-lambda and zig come from PyPI there). `sam build` compiles
 ## into its own target folder, kept between runs so a second build is incremental, and apart from

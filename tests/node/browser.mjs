@@ -1,0 +1,116 @@
+// The demo flow in real headless Chromium (Debian's chromium, driven by playwright-core), against a
+// running `keyhole serve` at KEYHOLE_URL (make test-browser starts one on a free loopback port).
+//   - sign in as alice on the demo page: every one of her <img> tags renders, bob's does not;
+//   - her <video> plays past its first second (served with Range requests);
+//   - a page that only sets a `token` cookie gets an asset through /session/bridge;
+//   - after logout, a fresh asset request fails.
+// The screenshot is kept in tests/artifacts/ (git-ignored) as the test's artifact.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.KEYHOLE_URL;
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'artifacts');
+const ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--autoplay-policy=no-user-gesture-required',
+];
+
+let profiles = [];
+
+async function freshBrowser() {
+  // A fresh profile per context: no cookie or cache carries over between scenarios.
+  const dir = mkdtempSync(join(tmpdir(), 'keyhole-chromium-'));
+  profiles.push(dir);
+  return chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS });
+}
+
+before(() => {
+  assert.ok(BASE, 'set KEYHOLE_URL to a running keyhole serve (make test-browser does)');
+  mkdirSync(ARTIFACTS, { recursive: true });
+});
+
+after(() => {
+  for (const dir of profiles) rmSync(dir, { recursive: true, force: true });
+});
+
+async function settled(page, selector) {
+  await page.waitForFunction(
+    (sel) => [...document.querySelectorAll(sel)].every((el) => el.dataset.state === 'loaded' || el.dataset.state === 'failed'),
+    selector,
+    { timeout: 15000 },
+  );
+}
+
+test('alice sees her images and video, not bob\'s, and loses access after logout', async () => {
+  const context = await freshBrowser();
+  try {
+    const page = context.pages()[0] || (await context.newPage());
+    const ranges = [];
+    page.on('response', (r) => { if (r.url().endsWith('/clip.webm')) ranges.push(r.status()); });
+    await page.goto(BASE + '/');
+    await page.waitForSelector('body[data-ready="yes"]');
+    await page.click('#signin-alice');
+    await page.waitForSelector('body[data-session="active"]', { timeout: 15000 });
+    await settled(page, 'img.own, #foreign');
+
+    const own = await page.$$eval('img.own', (imgs) => imgs.map((i) => ({ src: i.src, w: i.naturalWidth, state: i.dataset.state })));
+    assert.ok(own.length >= 2, 'the gallery has images');
+    for (const img of own) {
+      assert.equal(img.state, 'loaded', img.src);
+      assert.ok(img.w > 0, `${img.src} rendered with naturalWidth ${img.w}`);
+    }
+    const foreign = await page.$eval('#foreign', (i) => ({ src: i.src, w: i.naturalWidth, state: i.dataset.state }));
+    assert.match(foreign.src, /\/users\/c93e0a57-2d14-4f8b-b6e2-1f7a9d4c3e28\//, 'the foreign image is bob\'s');
+    assert.equal(foreign.state, 'failed');
+    assert.equal(foreign.w, 0);
+
+    // The video plays past its first second.
+    await page.$eval('#clip', (v) => { v.muted = true; return v.play(); });
+    await page.waitForFunction(() => document.getElementById('clip').currentTime > 1.0, null, { timeout: 15000 });
+    const t = await page.$eval('#clip', (v) => v.currentTime);
+    assert.ok(t > 1.0, `played to ${t}s`);
+    assert.ok(ranges.length > 0 && ranges.every((s) => s === 200 || s === 206), `clip responses: ${ranges}`);
+
+    await page.screenshot({ path: join(ARTIFACTS, 'browser-demo.png'), fullPage: true });
+
+    // Logout clears the cookies: a fresh request (no cache) for one of her assets now fails.
+    const asset = own[0].src;
+    await page.click('#logout');
+    await page.waitForSelector('body[data-session="none"]');
+    const status = await page.evaluate(async (url) => (await fetch(url, { cache: 'no-store' })).status, asset);
+    assert.equal(status, 401, `after logout ${asset} answered ${status}`);
+    const left = (await context.cookies()).filter((c) => c.name.startsWith('CloudFront-'));
+    assert.deepEqual(left, [], 'no CloudFront cookie survives logout');
+  } finally {
+    await context.close();
+  }
+});
+
+test('a page that only sets a token cookie gets its image through the bridge', async () => {
+  const context = await freshBrowser();
+  try {
+    const page = context.pages()[0] || (await context.newPage());
+    const hops = [];
+    page.on('response', (r) => hops.push(`${r.status()} ${new URL(r.url()).pathname}`));
+    await page.goto(BASE + '/demo/classic.html');
+    assert.deepEqual((await context.cookies()).map((c) => c.name), [], 'starts with no cookies');
+    await page.click('#go');
+    await page.waitForFunction(() => ['loaded', 'failed'].includes(document.getElementById('bridged').dataset.state), null, { timeout: 15000 });
+    const img = await page.$eval('#bridged', (i) => ({ w: i.naturalWidth, state: i.dataset.state }));
+    assert.equal(img.state, 'loaded', `hops: ${hops.join(', ')}`);
+    assert.ok(img.w > 0);
+    assert.ok(hops.some((h) => h.startsWith('302 /session/bridge')), `went through the bridge: ${hops.join(', ')}`);
+    const names = (await context.cookies()).map((c) => c.name);
+    assert.ok(names.includes('CloudFront-Signature'), `signed cookies set: ${names}`);
+    await page.screenshot({ path: join(ARTIFACTS, 'browser-bridge.png') });
+  } finally {
+    await context.close();
+  }
+});
