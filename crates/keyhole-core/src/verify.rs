@@ -526,6 +526,15 @@ mod tests {
         );
     }
 
+    #[test]
+    fn keys_signers_and_verifiers_can_be_shared_across_threads() {
+        fn shared<T: Send + Sync + Clone>() {}
+        shared::<SigningKey>();
+        shared::<crate::VerifyingKey>();
+        shared::<Signer>();
+        shared::<Verifier>();
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
@@ -544,6 +553,29 @@ mod tests {
             prop_assert_eq!(grant.resource, scope);
             let signed = signer.canned_url(&url, expires).unwrap();
             prop_assert!(verifier.verify_url(&signed, None, expires - 1).is_ok());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn verified_cookies_never_allow_a_url_outside_their_resource(
+            sub in "[a-z0-9-]{1,12}",
+            inside in any::<bool>(),
+            host in "[a-z.]{1,12}",
+            path in "[a-z0-9/-]{0,20}",
+            tail in "[a-zA-Z0-9/._?=&*-]{0,30}",
+        ) {
+            let (signer, verifier) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
+            let prefix = format!("https://d.example/users/{sub}/");
+            let c = signer.cookies(&Policy::new(format!("{prefix}*"), 2000).unwrap()).unwrap().pairs();
+            let url = if inside { format!("{prefix}{tail}") } else { format!("https://{host}/{path}{tail}") };
+            let result = verifier.verify_cookies(&as_refs(&c), &url, None, 1);
+            if url.starts_with(&prefix) {
+                prop_assert!(result.is_ok());
+            } else {
+                prop_assert_eq!(result, Err(VerifyError::WrongResource));
+            }
         }
     }
 }
