@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use aws_lc_rs::signature::{self as lc, ParsedPublicKey, VerificationAlgorithm};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -30,14 +31,26 @@ pub enum KeyKind {
 }
 
 impl KeyKind {
-    fn fits(self, alg: Algorithm) -> bool {
-        use Algorithm::*;
+    /// The algorithms a key of this kind may verify, with AWS-LC's matching verifier. The RSA
+    /// verifiers refuse moduli outside 2048–8192 bits by themselves.
+    fn algorithms(self) -> &'static [(Algorithm, &'static dyn VerificationAlgorithm)] {
         match self {
-            KeyKind::Rsa => matches!(alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512),
-            KeyKind::P256 => alg == ES256,
-            KeyKind::P384 => alg == ES384,
-            KeyKind::Ed25519 => alg == EdDSA,
+            KeyKind::Rsa => &[
+                (Algorithm::RS256, &lc::RSA_PKCS1_2048_8192_SHA256),
+                (Algorithm::RS384, &lc::RSA_PKCS1_2048_8192_SHA384),
+                (Algorithm::RS512, &lc::RSA_PKCS1_2048_8192_SHA512),
+                (Algorithm::PS256, &lc::RSA_PSS_2048_8192_SHA256),
+                (Algorithm::PS384, &lc::RSA_PSS_2048_8192_SHA384),
+                (Algorithm::PS512, &lc::RSA_PSS_2048_8192_SHA512),
+            ],
+            KeyKind::P256 => &[(Algorithm::ES256, &lc::ECDSA_P256_SHA256_FIXED)],
+            KeyKind::P384 => &[(Algorithm::ES384, &lc::ECDSA_P384_SHA384_FIXED)],
+            KeyKind::Ed25519 => &[(Algorithm::EdDSA, &lc::ED25519)],
         }
+    }
+
+    fn fits(self, alg: Algorithm) -> bool {
+        self.algorithms().iter().any(|(a, _)| *a == alg)
     }
 }
 
@@ -47,7 +60,9 @@ pub struct PublicKey {
     kind: KeyKind,
     /// The key set's `alg` for this key, when it pins one.
     alg: Option<Algorithm>,
-    key: DecodingKey,
+    /// The key parsed once, per algorithm it may verify: verification is the hot path, and
+    /// parsing a key on every call would cost a good share of it.
+    verifiers: Vec<(Algorithm, ParsedPublicKey)>,
 }
 
 impl std::fmt::Debug for PublicKey {
@@ -71,8 +86,15 @@ impl PublicKey {
         self.kind.fits(alg) && self.alg.is_none_or(|pinned| pinned == alg)
     }
 
-    pub(crate) fn decoding_key(&self) -> &DecodingKey {
-        &self.key
+    /// Checks `signature` over `message` made with `alg`; false when the algorithm is not one
+    /// this key permits or the signature does not verify.
+    pub(crate) fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        self.permits(alg)
+            && self
+                .verifiers
+                .iter()
+                .find(|(a, _)| *a == alg)
+                .is_some_and(|(_, key)| key.verify_sig(message, signature).is_ok())
     }
 
     /// Builds a key from one JWK, or says why it cannot be used for verification.
@@ -87,36 +109,35 @@ impl PublicKey {
                     .ok_or("key names an algorithm that is not allowed")?,
             ),
         };
-        let (kind, key) = match &jwk.algorithm {
+        let decode = |field: &str| URL_SAFE_NO_PAD.decode(field).map_err(|_| "bad base64url");
+        // The encodings AWS-LC parses: PKCS#1 RSAPublicKey for RSA, the uncompressed SEC1
+        // point for ECDSA, the raw 32 bytes for Ed25519.
+        let (kind, encoded) = match &jwk.algorithm {
             AlgorithmParameters::RSA(rsa) => {
-                let n = URL_SAFE_NO_PAD
-                    .decode(&rsa.n)
-                    .map_err(|_| "bad RSA modulus")?;
+                let (n, e) = (decode(&rsa.n)?, decode(&rsa.e)?);
                 let first = n.iter().position(|b| *b != 0).unwrap_or(n.len());
-                let bits = (n.len() - first) * 8;
-                if bits < MIN_RSA_BITS {
+                if (n.len() - first) * 8 < MIN_RSA_BITS {
                     return Err("RSA key shorter than 2048 bits");
                 }
-                let key =
-                    DecodingKey::from_rsa_components(&rsa.n, &rsa.e).map_err(|_| "bad RSA key")?;
-                (KeyKind::Rsa, key)
+                (KeyKind::Rsa, rsa_public_key_der(&n, &e))
             }
             AlgorithmParameters::EllipticCurve(ec) => {
-                let kind = match ec.curve {
-                    EllipticCurve::P256 => KeyKind::P256,
-                    EllipticCurve::P384 => KeyKind::P384,
+                let (kind, size) = match ec.curve {
+                    EllipticCurve::P256 => (KeyKind::P256, 32),
+                    EllipticCurve::P384 => (KeyKind::P384, 48),
                     _ => return Err("unsupported curve"),
                 };
-                let key =
-                    DecodingKey::from_ec_components(&ec.x, &ec.y).map_err(|_| "bad EC key")?;
-                (kind, key)
+                let (x, y) = (decode(&ec.x)?, decode(&ec.y)?);
+                if x.len() != size || y.len() != size {
+                    return Err("EC coordinates of the wrong length");
+                }
+                (kind, [&[0x04][..], &x, &y].concat())
             }
             AlgorithmParameters::OctetKeyPair(okp) => {
                 if okp.curve != EllipticCurve::Ed25519 {
                     return Err("unsupported curve");
                 }
-                let key = DecodingKey::from_ed_components(&okp.x).map_err(|_| "bad Ed25519 key")?;
-                (KeyKind::Ed25519, key)
+                (KeyKind::Ed25519, decode(&okp.x)?)
             }
             // Symmetric ("oct") keys are never used: see `jwt::allowed_algorithm`.
             _ => return Err("not an asymmetric key"),
@@ -126,8 +147,52 @@ impl PublicKey {
         {
             return Err("key's algorithm does not fit its type");
         }
-        Ok(Self { kind, alg, key })
+        let mut verifiers = Vec::new();
+        for (a, lc_alg) in kind.algorithms() {
+            if alg.is_none_or(|pinned| pinned == *a) {
+                let key = ParsedPublicKey::new(*lc_alg, &encoded).map_err(|_| "invalid key")?;
+                verifiers.push((*a, key));
+            }
+        }
+        Ok(Self {
+            kind,
+            alg,
+            verifiers,
+        })
     }
+}
+
+/// DER for PKCS#1 `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`.
+fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+    fn length(len: usize, out: &mut Vec<u8>) {
+        match len {
+            0..=0x7f => out.push(len as u8),
+            0x80..=0xff => out.extend([0x81, len as u8]),
+            _ => out.extend([0x82, (len >> 8) as u8, len as u8]),
+        }
+    }
+    fn integer(magnitude: &[u8], out: &mut Vec<u8>) {
+        let first = magnitude
+            .iter()
+            .position(|b| *b != 0)
+            .unwrap_or(magnitude.len());
+        let digits = &magnitude[first..];
+        // A set top bit would read as negative: DER then needs a leading zero byte.
+        let pad = digits.first().is_none_or(|b| *b & 0x80 != 0);
+        out.push(0x02);
+        length(digits.len() + usize::from(pad), out);
+        if pad {
+            out.push(0);
+        }
+        out.extend_from_slice(digits);
+    }
+    let mut body = Vec::with_capacity(n.len() + e.len() + 16);
+    integer(n, &mut body);
+    integer(e, &mut body);
+    let mut der = vec![0x30];
+    length(body.len(), &mut der);
+    der.extend(body);
+    der
 }
 
 /// An issuer's usable keys, by `kid`.
@@ -270,6 +335,23 @@ mod tests {
             );
         }
         assert!(set.find(Some("rsa-a")).is_some());
+    }
+
+    #[test]
+    fn rsa_der_matches_openssl_for_the_same_key() {
+        let doc: Value = serde_json::from_str(RSA_JWKS).unwrap();
+        let key = &doc["keys"][0];
+        assert_eq!(key["kid"], "rsa-a");
+        let n = URL_SAFE_NO_PAD.decode(key["n"].as_str().unwrap()).unwrap();
+        let e = URL_SAFE_NO_PAD.decode(key["e"].as_str().unwrap()).unwrap();
+        // testdata/rsa-a.pkcs1.der: `openssl rsa -pubin -RSAPublicKey_out -outform DER`.
+        let expected = include_bytes!("../testdata/rsa-a.pkcs1.der");
+        assert_eq!(rsa_public_key_der(&n, &e), expected);
+        // Leading zeros in the JWK are not significant.
+        assert_eq!(
+            rsa_public_key_der(&[&[0, 0][..], &n].concat(), &e),
+            expected
+        );
     }
 
     #[test]
