@@ -91,9 +91,10 @@ bench: bench-signer ## benchmarks beside OpenSSL, in one run
 	$(CARGO) bench --locked -p keyhole-core --bench sign
 	$(CARGO) bench -p keyhole-token --bench verify  # warm-cache RS256/ES256 verifications/s (elem/s)
 
-## The signer Lambda: OpenSSL's one-core sign rate (the anchor), the in-process handler per key
-## type (valid token in, cookies out; sessions/s = criterion's elem/s), then peak memory for
-## 10,000 sessions.
+## The signer Lambda: OpenSSL's one-core sign rate (the anchor; CPU time), the in-process handler
+## per key type (valid token in, cookies out; criterion's elem/s, wall time), then 10,000 sessions
+## per key type with sessions per CPU-second (comparable with openssl speed on a busy machine) and
+## peak memory.
 bench-signer:
 	command -v /usr/bin/time >/dev/null || { apt-get update && apt-get install -y time; }
 	openssl speed -seconds 3 rsa2048 ecdsap256 2>/dev/null | tail -n 5
