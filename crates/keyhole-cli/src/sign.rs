@@ -145,7 +145,8 @@ impl Prepared {
 fn cookies(args: CookieArgs) -> anyhow::Result<ExitCode> {
     let prepared = Prepared::new(&args.common)?;
     let cookies = if prepared.canned {
-        if args.resource.contains(['*', '?']) {
+        // `?` may start a query string, which canned resources keep; only `*` is surely a wildcard.
+        if args.resource.contains('*') {
             bail!(
                 "--canned needs an exact resource; wildcards need a custom policy (drop --canned)"
             );

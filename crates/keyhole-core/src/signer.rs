@@ -76,6 +76,13 @@ impl Signer {
     /// A canned-policy cookie set (`CloudFront-Expires` instead of `CloudFront-Policy`): valid for
     /// exactly `resource` (no wildcards) until `expires`.
     pub fn canned_cookies(&self, resource: &str, expires: i64) -> Result<SignedCookies, SignError> {
+        if resource.contains('*') {
+            // CloudFront compares a canned Resource with the request URL literally: a `*` here
+            // would make cookies that never work. Wildcards need the custom form.
+            return Err(SignError::InvalidUrl(
+                "a canned policy cannot hold a * wildcard: use a custom policy".into(),
+            ));
+        }
         let json = Policy::canned_json(resource, expires)?;
         let mut pairs = vec![
             ("CloudFront-Expires", expires.to_string()),

@@ -306,6 +306,16 @@ mod tests {
     }
 
     #[test]
+    fn canned_cookies_refuse_wildcards() {
+        let (signer, _) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
+        assert!(matches!(
+            signer.canned_cookies(SCOPE, 10),
+            Err(crate::SignError::InvalidUrl(_))
+        ));
+        assert!(signer.canned_cookies(&format!("{URL}?v=1"), 10).is_ok());
+    }
+
+    #[test]
     fn ecdsa_with_sha1_is_refused_when_signing() {
         let (signer, _) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha1);
         assert_eq!(
