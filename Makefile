@@ -88,7 +88,7 @@ sam-build: deps ## cross-compile both Lambdas for arm64 with cargo-lambda (sam b
 
 bench: bench-signer ## benchmarks beside OpenSSL, in one run
 	scripts/bench-sign.sh  # keyhole signs/s per key type and hash beside openssl speed rsa2048 ecdsap256, with ratios
-	# criterion writes its reports under $CARGO_TARGET_DIR, else under the crate folder: keep them in target/
+	# criterion writes its reports under CARGO_TARGET_DIR, else under the crate folder: keep them in target/
 	CARGO_TARGET_DIR=$(CURDIR)/target $(CARGO) bench --locked -p keyhole-core --bench sign
 	$(CARGO) bench -p keyhole-token --bench verify  # warm-cache RS256/ES256 verifications/s (elem/s)
 
