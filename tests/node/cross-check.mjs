@@ -23,6 +23,9 @@ const HOST = "https://d111111abcdef8.cloudfront.net";
 const URL_ = `${HOST}/users/u1/cat.png`;
 const URL_Q = `${HOST}/users/u1/cat.png?size=big&v=2`;
 const SCOPE = `${HOST}/users/u1/*`;
+// Quotes, a backslash, non-ASCII, U+2028 and a control character: serde_json and JSON.stringify
+// must escape them identically or the signed bytes differ.
+const ODD = `${HOST}/users/u1/"quoted"\\back-\u00fcn\u00ef-\u2028-\u0007.png`;
 const EXPIRES = "2026-01-01T18:00:00Z"; // 1767290400
 const EXPIRES_S = "1767290400";
 const STARTS = "2025-12-31T18:00:00Z"; // 1767204000
@@ -68,6 +71,12 @@ function cases(key, hash) {
       ours: () => JSON.parse(keyhole(["sign", "cookies", ...base, "--resource", SCOPE, "--expires", EXPIRES_S])),
       theirs: () => getSignedCookies({ ...aws, policy: wildcardPolicy }),
       verifyArgs: ["--request-url", URL_],
+    },
+    {
+      what: "custom cookies for a resource that needs JSON escaping",
+      ours: () => JSON.parse(keyhole(["sign", "cookies", ...base, "--resource", ODD, "--expires", EXPIRES_S, "--starts", STARTS_S])),
+      theirs: () => getSignedCookies({ ...aws, url: ODD, dateLessThan: EXPIRES, dateGreaterThan: STARTS }),
+      verifyArgs: ["--request-url", ODD],
     },
     {
       what: "canned URL with a query string",
