@@ -142,8 +142,13 @@ fn check_url(url: &str) -> Result<(), SignError> {
     if !matches!(scheme, "http" | "https") || rest.is_empty() {
         return bad("expected an absolute http:// or https:// URL");
     }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return bad("spaces and control characters must be percent-encoded");
+    // Browsers send these percent-encoded, and CloudFront compares the URL as sent, so a policy
+    // over the raw form would never match.
+    if url
+        .chars()
+        .any(|c| !c.is_ascii() || c.is_ascii_whitespace() || c.is_ascii_control())
+    {
+        return bad("spaces, control and non-ASCII characters must be percent-encoded");
     }
     if url.contains('#') {
         return bad("a URL to sign cannot have a #fragment");

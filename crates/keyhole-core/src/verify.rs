@@ -306,6 +306,33 @@ mod tests {
     }
 
     #[test]
+    fn urls_to_sign_must_be_absolute_ascii_and_unsigned() {
+        let (signer, _) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
+        for bad in [
+            "/users/u1/a.png",
+            "ftp://d.example/a.png",
+            "https://",
+            "https://d.example/caf\u{e9}.png",
+            "https://d.example/a b.png",
+            "https://d.example/a.png#x",
+            "https://d.example/a.png?Key-Pair-Id=K",
+        ] {
+            assert!(
+                matches!(
+                    signer.canned_url(bad, 10),
+                    Err(crate::SignError::InvalidUrl(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(
+            signer
+                .canned_url("https://d.example/caf%C3%A9.png?x=1", 10)
+                .is_ok()
+        );
+    }
+
+    #[test]
     fn canned_cookies_refuse_wildcards() {
         let (signer, _) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
         assert!(matches!(
