@@ -11,7 +11,7 @@ MOTO_URL    := http://127.0.0.1:$(MOTO_PORT)
 CARGO       ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help run test deps lint test-rust test-node test-browser test-infra bench bench-signer validate deploy sam-build \
+.PHONY: help run test deps lint test-rust test-node test-browser test-infra bench bench-signer validate deploy sam-build qemu-arm64 \
         moto-start moto-stop clean
 
 help: ## list the targets
@@ -75,10 +75,16 @@ SAM_TARGET_DIR ?= $(CURDIR)/target/sam
 SAM_ENV      := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 CARGO_TARGET_DIR="$(SAM_TARGET_DIR)"
 LAMBDA_TARGET := aarch64-unknown-linux-gnu
 
-test-infra: deps ## cfn-lint, sam validate, sam build, template assertions
+test-infra: deps ## cfn-lint, sam validate, sam build, template assertions, built Lambdas under qemu
 	$(MAKE) validate
-	$(VENV)/bin/pytest -q tests/infra
 	$(MAKE) sam-build
+	$(MAKE) qemu-arm64
+	$(VENV)/bin/pytest -q tests/infra
+
+## Runs the arm64 Lambda binaries on this x86_64 machine (tests/infra/test_built_functions.py).
+qemu-arm64:
+	command -v qemu-aarch64 >/dev/null && [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] \
+		|| { apt-get update && apt-get install -y qemu-user libc6-arm64-cross; }
 
 sam-build: deps ## cross-compile both Lambdas for arm64 with cargo-lambda (sam build, offline)
 	rustup target list --installed | grep -qx $(LAMBDA_TARGET) || rustup target add $(LAMBDA_TARGET)
@@ -103,6 +109,8 @@ bench-signer:
 	$(CARGO) build --profile bench -p keyhole-signer --example sessions
 	for k in rsa ecdsa; do /usr/bin/time -f "$$k: peak RSS %M KiB for 10,000 sessions" \
 		target/release/examples/sessions $$k 10000; done
+	$(CARGO) build --profile bench -p keyhole-signer --bin keyhole-signer
+	$(PY) functions/signer/scripts/runtime-bench.py target/release/keyhole-signer 10000 ecdsa
 
 validate: deps ## check the SAM template: edge-check code in sync, cfn-lint, sam validate --lint
 	infra/gen-edge-check --check
