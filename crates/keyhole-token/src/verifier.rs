@@ -517,6 +517,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn with_two_issuers_each_token_is_checked_with_its_own_issuers_keys_only() {
+        let oidc = "https://login.example.com";
+        let c = TokenConfig::from_vars(|name| match name {
+            "COGNITO_USER_POOL_ID" => Some(POOL.into()),
+            "COGNITO_CLIENT_ID" => Some("client-1".into()),
+            "OIDC_ISSUER" => Some(oidc.into()),
+            "OIDC_AUDIENCE" => Some("app".into()),
+            _ => None,
+        })
+        .unwrap();
+        let source = FakeSource::serving(JWKS_URL, &jwks(&["rsa-a"]));
+        source.put(
+            "https://login.example.com/.well-known/openid-configuration",
+            &json!({"issuer": oidc, "jwks_uri": "https://login.example.com/keys"}).to_string(),
+        );
+        source.put("https://login.example.com/keys", &jwks(&["ec-b"]));
+        let v = TokenVerifier::new(c, source.clone()).with_clock(FakeClock::at(T0));
+
+        let oidc_claims = json!({"iss": oidc, "sub": "s", "aud": "app", "exp": T0 + 60});
+        v.verify(&token("rsa-a", "rsa-a", &id_claims()))
+            .await
+            .unwrap();
+        v.verify(&token("ec-b", "ec-b", &oidc_claims))
+            .await
+            .unwrap();
+        // The OIDC issuer's key does not vouch for a Cognito token, nor the reverse.
+        assert_eq!(
+            v.verify(&token("ec-b", "ec-b", &id_claims())).await,
+            Err(Rejection::UnknownKey)
+        );
+        assert_eq!(
+            v.verify(&token("rsa-a", "rsa-a", &oidc_claims)).await,
+            Err(Rejection::UnknownKey)
+        );
+        // A Cognito-shaped token from the OIDC issuer is judged by OIDC rules: its `aud`.
+        let mut cognito_shaped = id_claims();
+        cognito_shaped["iss"] = json!(oidc);
+        assert_eq!(
+            v.verify(&token("ec-b", "ec-b", &cognito_shaped)).await,
+            Err(Rejection::WrongAudience)
+        );
+    }
+
+    #[tokio::test]
     async fn a_discovery_document_for_another_issuer_is_not_followed() {
         let issuer = "https://login.example.com";
         let c = TokenConfig::from_vars(|name| match name {
