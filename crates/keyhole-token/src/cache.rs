@@ -128,10 +128,7 @@ impl IssuerKeys {
     }
 
     async fn fetch(&self, source: &dyn JwksSource) -> Result<KeySet, FetchError> {
-        let url = match self.jwks_url(source).await {
-            Ok(url) => url,
-            Err(e) => return Err(e),
-        };
+        let url = self.jwks_url(source).await?;
         let body = source.fetch(&url).await?;
         KeySet::from_json(&body).map_err(|e| FetchError::new(&url, e.to_string()))
     }
