@@ -105,7 +105,7 @@ bench: bench-signer ## benchmarks beside OpenSSL, in one run
 bench-signer:
 	command -v /usr/bin/time >/dev/null || { apt-get update && apt-get install -y time; }
 	openssl speed -seconds 3 rsa2048 ecdsap256 2>/dev/null | tail -n 5
-	$(CARGO) bench -p keyhole-signer --bench session
+	CARGO_TARGET_DIR=$(CURDIR)/target $(CARGO) bench -p keyhole-signer --bench session
 	$(CARGO) build --profile bench -p keyhole-signer --example sessions
 	for k in rsa ecdsa; do /usr/bin/time -f "$$k: peak RSS %M KiB for 10,000 sessions" \
 		target/release/examples/sessions $$k 10000; done
