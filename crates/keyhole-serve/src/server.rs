@@ -254,6 +254,17 @@ impl Server {
         &self.app.info
     }
 
+    /// The signer state `/session*` requests are handled with (benchmarks call the handler
+    /// in-process with it, to compare with the HTTP rate).
+    pub fn signer_state(&self) -> &AppState {
+        &self.app.signer
+    }
+
+    /// The development identity provider, when it is the issuer.
+    pub fn dev_idp(&self) -> Option<&DevIdp> {
+        self.app.idp.as_ref()
+    }
+
     /// The start-up banner: URL, demo users, a copy-paste curl example.
     pub fn banner(&self) -> String {
         banner(&self.app.info)

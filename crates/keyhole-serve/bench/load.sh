@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Load figures for `keyhole serve` on loopback, all from one run (make bench):
+#   - OpenSSL's RSA-2048 sign rate on one core: the anchor (every POST /session signs cookies);
+#   - POST /session in-process (the signer handler called directly) vs over HTTP (wrk);
+#   - cookie-authorised small-asset GETs per second (edge check + signed-cookie check + bucket);
+#   - cold start: exec of `keyhole serve` to the first 200 from POST /session, keys already on disk.
+# Targets (issue 5): HTTP >= 0.7x in-process; >= 5,000 asset GETs/s on 2 cores; cold start < 100 ms.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+SECONDS_EACH=${SECONDS_EACH:-5}
+CONNECTIONS=${CONNECTIONS:-16}
+command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
+
+cargo build --locked --quiet --profile local -p keyhole-cli --bin keyhole -p keyhole-serve --example session_rate
+bin=target/local/keyhole
+rate_bin=target/local/examples/session_rate
+work=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+start() {
+    "$bin" serve --port "$1" --state-dir "$work/state" >"$work/serve.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 200); do curl -sf -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.05; done
+    cat "$work/serve.log" >&2; return 1
+}
+stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
+
+echo "== machine: $(nproc) cores; wrk ${SECONDS_EACH}s x $CONNECTIONS connections, 2 threads"
+echo "== anchor: openssl speed rsa2048 (one core)"
+openssl speed -seconds 3 rsa2048 2>/dev/null | grep -E '^rsa 2048|sign/s'
+
+port=$(free_port)
+start "$port"
+url="http://127.0.0.1:$port"
+token=$(curl -sf -d username=alice "$url/idp/token" | sed -E 's/.*"id_token":"([^"]+)".*/\1/')
+alice=6f1d2c8e-4b7a-4e3f-9c21-8a5d3b0e7f14
+
+echo "== POST /session"
+"$rate_bin" "$work/state" "$SECONDS_EACH" 2
+cat >"$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer $token"
+LUA
+wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_EACH}s" -s "$work/post.lua" "$url/session" | tee "$work/post.txt" | grep -E 'Requests/sec|Non-2xx|Latency'
+grep -q 'Non-2xx' "$work/post.txt" && { echo "POST /session answered errors under load" >&2; exit 1; }
+
+echo "== cookie-authorised asset GET ($(stat -c %s crates/keyhole-serve/demo/bucket/users/$alice/pattern.png) bytes)"
+cookies=$(curl -sf -D - -o /dev/null -X POST -H "Authorization: Bearer $token" "$url/session" \
+    | tr -d '\r' | sed -nE 's/^set-cookie: (CloudFront-[^;]+);.*/\1/Ip' | paste -sd ';' | sed 's/;/; /g')
+curl -sf -o /dev/null -H "Cookie: $cookies" "$url/users/$alice/pattern.png" || { echo "the asset is refused with fresh cookies" >&2; exit 1; }
+wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_EACH}s" -H "Cookie: $cookies" "$url/users/$alice/pattern.png" | tee "$work/get.txt" | grep -E 'Requests/sec|Non-2xx|Latency'
+grep -q 'Non-2xx' "$work/get.txt" && { echo "asset GETs answered errors under load" >&2; exit 1; }
+stop
+
+echo "== cold start: exec to first 200 from POST /session (keys on disk), 10 runs"
+python3 - "$bin" "$work/state" "$token" "$port" <<'PY'
+import http.client, statistics, subprocess, sys, time
+binary, state, token, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+times = []
+for _ in range(10):
+    t0 = time.perf_counter()
+    p = subprocess.Popen([binary, "serve", "--port", str(port), "--state-dir", state], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                c.request("POST", "/session", headers={"Authorization": "Bearer " + token})
+                if c.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.0005)
+            if time.perf_counter() - t0 > 10:
+                sys.exit("keyhole serve did not answer 200 within 10 s")
+        times.append((time.perf_counter() - t0) * 1000)
+    finally:
+        p.terminate()
+        p.wait()
+print(f"cold start: median {statistics.median(times):.1f} ms, min {min(times):.1f} ms, max {max(times):.1f} ms")
+PY
