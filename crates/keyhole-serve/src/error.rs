@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 
-/// Everything that can stop `keyhole serve` from starting.
+/// Everything that can stop `keyhole serve` from starting. Variants with a `source` leave it out
+/// of their message: callers print the chain (anyhow's `{:#}`), so the cause shows once.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The assets folder (the stand-in bucket) cannot be opened.
-    #[error("assets folder {path}: {source}")]
+    #[error("assets folder {path}")]
     Assets {
         /// The folder as given.
         path: PathBuf,
@@ -17,7 +18,7 @@ pub enum ServeError {
     #[error("edge check: {0}")]
     EdgeCheck(String),
     /// A file or folder in the state folder cannot be read or written.
-    #[error("state {path}: {source}")]
+    #[error("state {path}")]
     State {
         /// The file or folder.
         path: PathBuf,
@@ -31,7 +32,7 @@ pub enum ServeError {
     #[error("no demo user named {0:?}; try alice or bob")]
     UnknownUser(String),
     /// The listening socket cannot be bound or failed.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address asked for.
         addr: std::net::SocketAddr,
