@@ -38,6 +38,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     options.host = args.host;
     options.state_dir = args.state_dir;
     options.sign_in_url = Some(args.sign_in_url).filter(|s| !s.is_empty());
+    // Warnings and errors (a key that will not load, an unreachable issuer) reach the terminal;
+    // RUST_LOG=info adds the signer's one JSON line per request.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
