@@ -281,6 +281,18 @@ def check_functions(t: dict) -> None:
         assert required in variables, f"signer lacks {required}"
 
 
+def check_logs_expire(t: dict) -> None:
+    """Each Lambda logs to a log group of the stack's with a retention period; the implicit
+    /aws/lambda/<name> group would keep every line forever."""
+    groups = resources_of(t, "AWS::Logs::LogGroup")
+    for name in ("SignerFunction", "KeySetupFunction"):
+        target = t["Resources"][name]["Properties"].get("LoggingConfig", {}).get("LogGroup")
+        assert target is not None, f"{name}: logs to the implicit, never-expiring log group"
+        group = next((g for g_name, g in groups.items() if refers_to(target, g_name)), None)
+        assert group is not None, f"{name}: its log group is not one of the stack's"
+        assert group["Properties"].get("RetentionInDays"), f"{name}: its log group keeps logs forever"
+
+
 def check_outputs(t: dict) -> None:
     missing = REQUIRED_OUTPUTS - set(t.get("Outputs", {}))
     assert not missing, f"missing outputs {sorted(missing)}"
@@ -314,6 +326,7 @@ CHECKS = [
     check_no_wildcard_resources,
     check_key_group_membership_is_not_owned_by_cloudformation,
     check_functions,
+    check_logs_expire,
     check_outputs,
     check_edge_check_matches_source,
 ]
@@ -441,6 +454,10 @@ PLANTED = {
         lambda t: t["Resources"]["SignerFunction"]["Properties"]["Environment"]["Variables"].update(SIGNING_KEY="inline")),
     "key setup retried by Lambda": (check_functions,
         lambda t: t["Resources"]["KeySetupFunctionEventInvokeConfig"]["Properties"].update(MaximumRetryAttempts=2)),
+    "signer logs kept forever": (check_logs_expire,
+        lambda t: t["Resources"]["SignerLogGroup"]["Properties"].pop("RetentionInDays")),
+    "key setup on the implicit log group": (check_logs_expire,
+        lambda t: t["Resources"]["KeySetupFunction"]["Properties"].pop("LoggingConfig")),
     "missing output": (check_outputs, lambda t: t["Outputs"].pop("KeyGroupId")),
     "edge check edited in the template": (check_edge_check_matches_source,
         lambda t: t["Resources"]["EdgeCheckFunction"]["Properties"].update(
