@@ -97,6 +97,7 @@ bench: bench-signer ## benchmarks beside OpenSSL, in one run
 	# criterion writes its reports under CARGO_TARGET_DIR, else under the crate folder: keep them in target/
 	CARGO_TARGET_DIR=$(CURDIR)/target $(CARGO) bench --locked -p keyhole-core --bench sign
 	$(CARGO) bench -p keyhole-token --bench verify  # warm-cache RS256/ES256 verifications/s (elem/s)
+	KEY_TYPE=rsa crates/keyhole-serve/bench/load.sh
 	crates/keyhole-serve/bench/load.sh  # keyhole serve: POST /session over HTTP vs in-process, asset GETs/s, cold start; openssl anchor
 
 ## The signer Lambda: OpenSSL's one-core sign rate (the anchor; CPU time), the in-process handler

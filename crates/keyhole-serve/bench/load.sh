@@ -9,6 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 SECONDS_EACH=${SECONDS_EACH:-5}
+# The signing key's type: ecdsa (what keyhole serve generates) or rsa (an RSA-2048 key placed in the
+# state folder first, as an existing CloudFront key group would have).
+KEY_TYPE=${KEY_TYPE:-ecdsa}
 CONNECTIONS=${CONNECTIONS:-16}
 command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
 
@@ -29,7 +32,13 @@ start() {
 }
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
 
-echo "== machine: $(nproc) cores; wrk ${SECONDS_EACH}s x $CONNECTIONS connections, 2 threads"
+if [ "$KEY_TYPE" = rsa ]; then
+    mkdir -p "$work/state" "$work/keys"
+    "$bin" keygen --type rsa --out "$work/keys" >/dev/null
+    cp "$work/keys/private_key.pem" "$work/state/signing-key.pem"
+fi
+
+echo "== machine: $(nproc) cores; signing key: $KEY_TYPE; wrk ${SECONDS_EACH}s x $CONNECTIONS connections, 2 threads"
 echo "== anchor: openssl speed rsa2048 ecdsap256 (one core)"
 openssl speed -seconds 3 rsa2048 ecdsap256 2>/dev/null | grep -E '^rsa 2048|^ *256 bits ecdsa|sign/s'
 
