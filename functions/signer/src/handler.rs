@@ -46,6 +46,9 @@ enum Failure {
     NotFound,
     /// The token is fine but no scope applies to this user: 403.
     NoScope,
+    /// The bridge's return path lies outside every scope this user gets: 403. Redirecting there
+    /// would bring the browser back through the edge check to the bridge, forever.
+    OutOfScope,
     /// GET /session without a valid session marker: 401.
     NoSession,
     /// The signing key is not loaded (cause logged by the state): 503.
@@ -179,6 +182,14 @@ impl Failure {
                 "no scope applies to this user".to_owned(),
                 false,
                 Some("no scope".to_owned()),
+            ),
+            Self::OutOfScope => (
+                StatusCode::FORBIDDEN,
+                "out_of_scope",
+                "access_denied",
+                "this session does not cover the requested path".to_owned(),
+                false,
+                Some("return path outside every scope".to_owned()),
             ),
             Self::NoSession => {
                 return Reply::new(StatusCode::UNAUTHORIZED, "no_session")
@@ -477,6 +488,16 @@ impl AppState {
         let claims = self.verify(&token).await?;
         let key = self.key().await.ok_or(Failure::KeyUnavailable)?;
         let issued = self.issue(req, &key, &claims)?;
+        // A path none of the cookies covers would reach the edge check again without signed
+        // cookies (the browser sends them only under their Path) and come straight back here.
+        let path = target.split(['?', '#']).next().unwrap_or_default();
+        if !issued
+            .scopes
+            .iter()
+            .any(|pattern| keyhole_core::resource_matches(pattern, path))
+        {
+            return Err(Failure::OutOfScope);
+        }
         let mut reply = Reply::new(StatusCode::FOUND, "bridged").header(LOCATION, target);
         reply.headers.extend(
             issued

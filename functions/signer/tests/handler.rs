@@ -561,6 +561,31 @@ async fn bridge_sets_cookies_and_redirects_to_the_same_host_path() {
 }
 
 #[tokio::test]
+async fn bridge_refuses_a_return_path_outside_the_users_scopes_instead_of_looping() {
+    let state = state(&[]).await;
+    for query in ["return=/users/someone-else/cat.png", "return=/", ""] {
+        let req = event_edited("bridge", &[("TOKEN", &token()), ("SUB", SUB)], |e| {
+            e["rawQueryString"] = json!(query)
+        });
+        let resp = handle(&state, req).await.unwrap();
+        assert_eq!(resp.status(), 403, "{query}");
+        assert!(header(&resp, "location").is_none(), "{query}");
+        assert!(set_cookies(&resp).is_empty(), "{query}");
+        let body: serde_json::Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
+        assert_eq!(body["error"], "access_denied", "{query}");
+    }
+    let inside = event_edited("bridge", &[("TOKEN", &token()), ("SUB", SUB)], |e| {
+        e["rawQueryString"] = json!(format!("return=/users/{SUB}/a/b.png?size=2"))
+    });
+    let resp = handle(&state, inside).await.unwrap();
+    assert_eq!(resp.status(), 302);
+    assert_eq!(
+        header(&resp, "location").unwrap(),
+        format!("/users/{SUB}/a/b.png?size=2")
+    );
+}
+
+#[tokio::test]
 async fn bridge_refuses_other_hosts_and_missing_tokens() {
     let state = state(&[]).await;
     for query in [
