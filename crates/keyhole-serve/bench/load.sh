@@ -14,6 +14,7 @@ SECONDS_EACH=${SECONDS_EACH:-5}
 KEY_TYPE=${KEY_TYPE:-ecdsa}
 CONNECTIONS=${CONNECTIONS:-16}
 command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
+command -v /usr/bin/time >/dev/null || { apt-get update && apt-get install -y time; }
 
 cargo build --locked --quiet --profile local -p keyhole-cli --bin keyhole -p keyhole-serve --example session_rate
 bin=target/local/keyhole
@@ -31,6 +32,8 @@ start() {
     cat "$work/serve.log" >&2; return 1
 }
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
+# CPU seconds (user + system) the running server has used so far.
+server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$pid/stat"; }
 
 if [ "$KEY_TYPE" = rsa ]; then
     mkdir -p "$work/state" "$work/keys"
@@ -49,13 +52,31 @@ token=$(curl -sf -d username=alice "$url/idp/token" | sed -E 's/.*"id_token":"([
 alice=6f1d2c8e-4b7a-4e3f-9c21-8a5d3b0e7f14
 
 echo "== POST /session"
-"$rate_bin" "$work/state" "$SECONDS_EACH" 2
+/usr/bin/time -f "%U %S" -o "$work/inproc.cpu" "$rate_bin" "$work/state" "$SECONDS_EACH" 2 | tee "$work/inproc.txt"
 cat >"$work/post.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Authorization"] = "Bearer $token"
 LUA
+cpu_before=$(server_cpu)
 wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_EACH}s" -s "$work/post.lua" "$url/session" | tee "$work/post.txt" | grep -E 'Requests/sec|Non-2xx|Latency'
+cpu_after=$(server_cpu)
 grep -q 'Non-2xx' "$work/post.txt" && { echo "POST /session answered errors under load" >&2; exit 1; }
+# wrk shares the two cores with the server, so the wall-clock ratio also charges the load generator
+# to keyhole; per CPU-second of the process doing the work, the two rates compare like for like.
+python3 - "$work/inproc.txt" "$work/inproc.cpu" "$work/post.txt" "$cpu_before" "$cpu_after" <<'PY'
+import re, sys
+inproc, inproc_cpu, post, before, after = sys.argv[1:]
+n = int(re.search(r"\((\d+) in", open(inproc).read()).group(1))
+cpu = sum(float(x) for x in open(inproc_cpu).read().split()[-2:])
+text = open(post).read()
+requests = int(re.search(r"(\d+) requests in", text).group(1))
+wall_http = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+wall_inproc = float(re.search(r": (\d+) sessions/s", open(inproc).read()).group(1))
+server_cpu = float(after) - float(before)
+per_cpu_inproc, per_cpu_http = n / cpu, requests / server_cpu
+print(f"POST /session over HTTP / in-process: {wall_http / wall_inproc:.2f}x wall clock; "
+      f"{per_cpu_http:.0f} vs {per_cpu_inproc:.0f} sessions per CPU-second = {per_cpu_http / per_cpu_inproc:.2f}x")
+PY
 
 echo "== cookie-authorised asset GET ($(stat -c %s crates/keyhole-serve/demo/bucket/users/$alice/pattern.png) bytes)"
 cookies=$(curl -sf -D - -o /dev/null -X POST -H "Authorization: Bearer $token" "$url/session" \
