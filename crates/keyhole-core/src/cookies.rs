@@ -85,6 +85,19 @@ fn attribute_is_safe(value: &str) -> bool {
             .all(|c| c.is_ascii_graphic() && c != ';' && c != ',')
 }
 
+/// A `Domain` is a host name (RFC 6265 §4.1.2.3), optionally with the legacy leading dot:
+/// labels of letters, digits and `-`.
+fn is_host_name(domain: &str) -> bool {
+    let bare = domain.strip_prefix('.').unwrap_or(domain);
+    !bare.is_empty()
+        && bare.len() <= 253
+        && bare.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
 impl CookieAttributes {
     /// Checks the attributes can be written into a header without changing its meaning: call it
     /// once where the attributes come from configuration.
@@ -92,11 +105,7 @@ impl CookieAttributes {
         if !attribute_is_safe(&self.path) {
             return Err(CookieError::InvalidAttribute("Path"));
         }
-        if self
-            .domain
-            .as_deref()
-            .is_some_and(|d| !attribute_is_safe(d))
-        {
+        if self.domain.as_deref().is_some_and(|d| !is_host_name(d)) {
             return Err(CookieError::InvalidAttribute("Domain"));
         }
         if self.same_site == SameSite::None && !self.secure {
@@ -105,8 +114,28 @@ impl CookieAttributes {
         Ok(())
     }
 
-    fn write(&self, out: &mut String, max_age: Option<i64>) {
+    /// The same attributes at another `Path`, with another `Max-Age`.
+    pub fn at(&self, path: &str, max_age: Option<i64>) -> Self {
+        Self {
+            path: path.to_owned(),
+            max_age,
+            ..self.clone()
+        }
+    }
+
+    /// One `Set-Cookie` header value: `name=value` and these attributes. A `Max-Age` of 0 adds
+    /// an `Expires` in 1970 too, so that old clients also drop the cookie. This is the one place
+    /// a `Set-Cookie` is written; call [`CookieAttributes::validate`] once beforehand. `value`
+    /// must need no quoting (CloudFront base64, key pair ids and the like).
+    pub fn set_cookie(&self, name: &str, value: &str) -> String {
+        let mut out = format!("{name}={value}");
+        self.write(&mut out);
+        out
+    }
+
+    fn write(&self, out: &mut String) {
         use std::fmt::Write as _;
+        let max_age = self.max_age;
         // Writing to a String cannot fail.
         let _ = write!(out, "; Path={}", self.path);
         if let Some(d) = &self.domain {
@@ -153,11 +182,7 @@ impl SignedCookies {
     pub fn set_cookie_headers(&self, attrs: &CookieAttributes) -> Vec<String> {
         self.pairs
             .iter()
-            .map(|(name, value)| {
-                let mut h = format!("{name}={value}");
-                attrs.write(&mut h, attrs.max_age);
-                h
-            })
+            .map(|(name, value)| attrs.set_cookie(name, value))
             .collect()
     }
 }
@@ -165,13 +190,10 @@ impl SignedCookies {
 /// `Set-Cookie` headers that delete every CloudFront cookie at `attrs`' Path and Domain (a cookie is
 /// only replaced by one with the same name, Path and Domain).
 pub fn clearing_set_cookie_headers(attrs: &CookieAttributes) -> Vec<String> {
+    let clearing = attrs.at(&attrs.path, Some(0));
     COOKIE_NAMES
         .iter()
-        .map(|name| {
-            let mut h = format!("{name}=");
-            attrs.write(&mut h, Some(0));
-            h
-        })
+        .map(|name| clearing.set_cookie(name, ""))
         .collect()
 }
 
@@ -275,6 +297,44 @@ mod tests {
             Err(CookieError::NoneWithoutSecure)
         );
         assert!(CookieAttributes::default().validate().is_ok());
+    }
+
+    #[test]
+    fn a_domain_must_be_a_host_name() {
+        for good in ["example.com", ".example.com", "cdn-1.example.co.uk", "localhost"] {
+            let attrs = CookieAttributes {
+                domain: Some(good.into()),
+                ..CookieAttributes::default()
+            };
+            assert!(attrs.validate().is_ok(), "{good}");
+        }
+        for bad in ["a;b", "exa mple.com", "a..b", ".", "*.example.com", "example.com:443"] {
+            let attrs = CookieAttributes {
+                domain: Some(bad.into()),
+                ..CookieAttributes::default()
+            };
+            assert_eq!(
+                attrs.validate(),
+                Err(CookieError::InvalidAttribute("Domain")),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn any_cookie_is_written_with_the_same_attributes() {
+        let attrs = CookieAttributes {
+            domain: Some("example.com".into()),
+            ..CookieAttributes::default()
+        };
+        assert_eq!(
+            attrs.at("/session", Some(60)).set_cookie("Keyhole-Session", "v"),
+            "Keyhole-Session=v; Path=/session; Domain=example.com; Max-Age=60; Secure; HttpOnly; SameSite=Lax"
+        );
+        assert_eq!(
+            attrs.at("/session", Some(0)).set_cookie("Keyhole-Session", ""),
+            "Keyhole-Session=; Path=/session; Domain=example.com; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; HttpOnly; SameSite=Lax"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self as lc, KeyPair as _};
 use rsa::pkcs1::{DecodeRsaPrivateKey as _, DecodeRsaPublicKey as _};
 use rsa::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _};
+use spki::ObjectIdentifier;
 
 use crate::{KeyError, SignError, pem};
 
@@ -75,21 +76,30 @@ impl fmt::Display for KeyType {
     }
 }
 
-// DER object identifiers, used to say precisely what an unsupported key is.
-const OID_RSA: &[u8] = &[
-    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
-];
-const OID_EC: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-const OID_P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+// Algorithm identifiers (RFC 5480, RFC 8017), read from the parsed PKCS#8 or SPKI structure.
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const PRIME256V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// Which of CloudFront's key kinds an algorithm identifier names, or what it names instead.
+/// RSA sizes are checked once the key is parsed.
+fn key_type_of(algorithm: &spki::AlgorithmIdentifierRef<'_>) -> Result<KeyType, KeyError> {
+    if algorithm.oid == RSA_ENCRYPTION {
+        Ok(KeyType::Rsa2048)
+    } else if algorithm.oid == EC_PUBLIC_KEY {
+        match algorithm.parameters_oid() {
+            Ok(curve) if curve == PRIME256V1 => Ok(KeyType::EcdsaP256),
+            _ => Err(other_curve()),
+        }
+    } else {
+        Err(KeyError::Unsupported(
+            "a key algorithm other than RSA or ECDSA (e.g. Ed25519)".into(),
+        ))
+    }
 }
 
-/// The algorithm identifier sits near the start of PKCS#8 and SPKI; looking only there keeps key
-/// material from being mistaken for an OID.
-fn header(der: &[u8]) -> &[u8] {
-    &der[..der.len().min(64)]
+fn other_curve() -> KeyError {
+    KeyError::Unsupported("ECDSA key on a curve other than P-256".into())
 }
 
 /// CloudFront takes RSA-2048 only; checked before AWS-LC sees the key so that the error names the size.
@@ -151,16 +161,23 @@ impl SigningKey {
                 Self::from_rsa(aws, legacy)
             }
             "EC PRIVATE KEY" => {
-                if !contains(&block.der, OID_P256) {
-                    return Err(KeyError::Unsupported(
-                        "ECDSA key on a curve other than P-256".into(),
-                    ));
-                }
                 let kp = lc::EcdsaKeyPair::from_private_key_der(
                     &lc::ECDSA_P256_SHA256_ASN1_SIGNING,
                     &block.der,
                 )
-                .map_err(|_| KeyError::Malformed("EC PRIVATE KEY".into()))?;
+                .map_err(|_| {
+                    // SEC1 names its curve inside the key; a well-formed key on P-384 is not
+                    // malformed, only not CloudFront's.
+                    let p384 = lc::EcdsaKeyPair::from_private_key_der(
+                        &lc::ECDSA_P384_SHA384_ASN1_SIGNING,
+                        &block.der,
+                    );
+                    if p384.is_ok() {
+                        other_curve()
+                    } else {
+                        KeyError::Malformed("EC PRIVATE KEY".into())
+                    }
+                })?;
                 Self::from_ecdsa(kp)
             }
             other => Err(KeyError::WrongKind {
@@ -171,27 +188,22 @@ impl SigningKey {
     }
 
     fn from_pkcs8_der(der: &[u8]) -> Result<Self, KeyError> {
-        let head = header(der);
-        if contains(head, OID_EC) {
-            if !contains(head, OID_P256) {
-                return Err(KeyError::Unsupported(
-                    "ECDSA key on a curve other than P-256".into(),
-                ));
+        let info = pkcs8::PrivateKeyInfoRef::try_from(der)
+            .map_err(|_| KeyError::Malformed("PKCS#8 private key".into()))?;
+        match key_type_of(&info.algorithm)? {
+            KeyType::EcdsaP256 => {
+                let kp = lc::EcdsaKeyPair::from_pkcs8(&lc::ECDSA_P256_SHA256_ASN1_SIGNING, der)
+                    .map_err(|_| KeyError::Malformed("PKCS#8 ECDSA key".into()))?;
+                Self::from_ecdsa(kp)
             }
-            let kp = lc::EcdsaKeyPair::from_pkcs8(&lc::ECDSA_P256_SHA256_ASN1_SIGNING, der)
-                .map_err(|_| KeyError::Malformed("PKCS#8 ECDSA key".into()))?;
-            Self::from_ecdsa(kp)
-        } else if contains(head, OID_RSA) {
-            let legacy = rsa::PrivateKey::from_pkcs8_der(der)
-                .map_err(|_| KeyError::Malformed("PKCS#8 RSA key".into()))?;
-            check_rsa_size(&legacy)?;
-            let aws = lc::RsaKeyPair::from_pkcs8(der)
-                .map_err(|_| KeyError::Malformed("PKCS#8 RSA key".into()))?;
-            Self::from_rsa(aws, legacy)
-        } else {
-            Err(KeyError::Unsupported(
-                "a key algorithm other than RSA or ECDSA (e.g. Ed25519)".into(),
-            ))
+            KeyType::Rsa2048 => {
+                let legacy = rsa::PrivateKey::from_pkcs8_der(der)
+                    .map_err(|_| KeyError::Malformed("PKCS#8 RSA key".into()))?;
+                check_rsa_size(&legacy)?;
+                let aws = lc::RsaKeyPair::from_pkcs8(der)
+                    .map_err(|_| KeyError::Malformed("PKCS#8 RSA key".into()))?;
+                Self::from_rsa(aws, legacy)
+            }
         }
     }
 
@@ -267,6 +279,21 @@ impl SigningKey {
         self.0.public_pem.clone()
     }
 
+    /// An RSA key's public modulus and exponent, big-endian without leading zeros (a JWK's `n`
+    /// and `e`); `None` for an ECDSA key.
+    pub fn rsa_public_numbers(&self) -> Option<(Vec<u8>, Vec<u8>)> {
+        match &self.0.inner {
+            Inner::Rsa { aws, .. } => {
+                let public = aws.public_key();
+                Some((
+                    public.modulus().big_endian_without_leading_zero().to_vec(),
+                    public.exponent().big_endian_without_leading_zero().to_vec(),
+                ))
+            }
+            Inner::Ecdsa(_) => None,
+        }
+    }
+
     /// The matching public key, for a [`crate::Verifier`].
     pub fn verifying_key(&self) -> Result<VerifyingKey, KeyError> {
         VerifyingKey::from_pem(&self.0.public_pem)
@@ -332,22 +359,16 @@ impl VerifyingKey {
         let block = &blocks[0];
         match block.label.as_str() {
             "PUBLIC KEY" => {
-                let head = header(&block.der);
-                if contains(head, OID_EC) {
-                    if !contains(head, OID_P256) {
-                        return Err(KeyError::Unsupported(
-                            "ECDSA key on a curve other than P-256".into(),
-                        ));
+                let info = spki::SubjectPublicKeyInfoRef::try_from(block.der.as_slice())
+                    .map_err(|_| KeyError::Malformed("PUBLIC KEY".into()))?;
+                match key_type_of(&info.algorithm)? {
+                    KeyType::EcdsaP256 => {
+                        let key =
+                            lc::ParsedPublicKey::new(&lc::ECDSA_P256_SHA256_ASN1, &block.der)
+                                .map_err(|_| KeyError::Malformed("ECDSA PUBLIC KEY".into()))?;
+                        Ok(VerifyingKey(Arc::new(PublicInner::Ecdsa(key))))
                     }
-                    let key = lc::ParsedPublicKey::new(&lc::ECDSA_P256_SHA256_ASN1, &block.der)
-                        .map_err(|_| KeyError::Malformed("ECDSA PUBLIC KEY".into()))?;
-                    Ok(VerifyingKey(Arc::new(PublicInner::Ecdsa(key))))
-                } else if contains(head, OID_RSA) {
-                    Self::rsa(&block.der)
-                } else {
-                    Err(KeyError::Unsupported(
-                        "a key algorithm other than RSA or ECDSA (e.g. Ed25519)".into(),
-                    ))
+                    KeyType::Rsa2048 => Self::rsa(&block.der),
                 }
             }
             "RSA PUBLIC KEY" => Self::rsa(&block.der),
@@ -500,6 +521,16 @@ mod tests {
         let shown = format!("{key:?}");
         assert!(!shown.contains("BEGIN"), "{shown}");
         assert!(shown.contains("EcdsaP256"), "{shown}");
+    }
+
+    #[test]
+    fn rsa_keys_expose_their_public_numbers_and_ecdsa_keys_none() {
+        let rsa = SigningKey::from_pem(&testdata("rsa2048_pkcs8.pem")).unwrap();
+        let (n, e) = rsa.rsa_public_numbers().unwrap();
+        assert_eq!(n.len(), 256);
+        assert_eq!(e, [1, 0, 1]);
+        let ec = SigningKey::from_pem(&testdata("ec_p256_sec1.pem")).unwrap();
+        assert!(ec.rsa_public_numbers().is_none());
     }
 
     #[test]

@@ -15,14 +15,17 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod cf_base64;
+mod clock;
 mod cookies;
 mod error;
 mod key;
 mod pem;
 mod policy;
 mod signer;
+mod vars;
 mod verify;
 
+pub use clock::{Clock, SystemClock};
 pub use cookies::{
     COOKIE_NAMES, CookieAttributes, SameSite, SignedCookies, clearing_set_cookie_headers,
     parse_cookie_header,
@@ -31,4 +34,5 @@ pub use error::{CookieError, DecodeError, KeyError, PolicyError, SignError, Veri
 pub use key::{HashAlgorithm, KeyType, SigningKey, VerifyingKey};
 pub use policy::{IpRange, Policy, resource_matches};
 pub use signer::Signer;
+pub use vars::{MissingPartner, Vars, split_list};
 pub use verify::{Grant, Verifier};

@@ -1,8 +1,6 @@
-//! A small PEM reader: enough to find the key block in a file that may also hold `EC PARAMETERS`
-//! (what `openssl ecparam -genkey` writes) and to recognise encrypted keys with a clear error.
-
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+//! PEM in and out, through the `pem` crate: find the key block in a file that may also hold
+//! `EC PARAMETERS` (what `openssl ecparam -genkey` writes), and recognise encrypted keys with a
+//! clear error.
 
 use crate::KeyError;
 
@@ -14,52 +12,38 @@ pub(crate) struct Block {
 
 /// Returns every PEM block in `text`, in order.
 pub(crate) fn blocks(text: &str) -> Result<Vec<Block>, KeyError> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("-----BEGIN ") {
-        let after = &rest[start + "-----BEGIN ".len()..];
-        let label_end = after
-            .find("-----")
-            .ok_or_else(|| KeyError::Malformed("PEM header".into()))?;
-        let label = after[..label_end].to_string();
-        let body_start = &after[label_end + 5..];
-        let end_marker = format!("-----END {label}-----");
-        let body_end = body_start
-            .find(&end_marker)
-            .ok_or_else(|| KeyError::Malformed(format!("PEM block {label:?}: no END line")))?;
-        let body = &body_start[..body_end];
-        if label.contains("ENCRYPTED") || body.contains("ENCRYPTED") {
+    let parsed = ::pem::parse_many(text)
+        .map_err(|e| KeyError::Malformed(format!("PEM: {e}")))?;
+    if parsed.is_empty() {
+        // `parse_many` skips a BEGIN line without its END line; say so rather than "not PEM".
+        return Err(if text.contains("-----BEGIN ") {
+            KeyError::Malformed("PEM block without its END line".into())
+        } else {
+            KeyError::NotPem
+        });
+    }
+    let mut out = Vec::with_capacity(parsed.len());
+    for block in parsed {
+        // PKCS#8 `ENCRYPTED PRIVATE KEY`, or a legacy OpenSSL block with `Proc-Type: 4,ENCRYPTED`.
+        let legacy = block
+            .headers()
+            .get("Proc-Type")
+            .is_some_and(|v| v.contains("ENCRYPTED"));
+        if block.tag().contains("ENCRYPTED") || legacy {
             return Err(KeyError::Encrypted);
         }
-        // RFC 1421 headers (`Proc-Type: ...`) are the only lines with a colon; skip them.
-        let b64: String = body
-            .lines()
-            .filter(|l| !l.contains(':'))
-            .flat_map(|l| l.chars())
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        let der = STANDARD
-            .decode(b64.as_bytes())
-            .map_err(|_| KeyError::Malformed(format!("PEM block {label:?}: bad base64")))?;
-        out.push(Block { label, der });
-        rest = &body_start[body_end + end_marker.len()..];
-    }
-    if out.is_empty() {
-        return Err(KeyError::NotPem);
+        out.push(Block {
+            label: block.tag().to_owned(),
+            der: block.into_contents(),
+        });
     }
     Ok(out)
 }
 
-/// Wraps DER into PEM with 64-column lines, as OpenSSL writes it.
+/// Wraps DER into PEM with 64-column lines and `\n` line ends, as OpenSSL writes it.
 pub(crate) fn encode(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
+    let config = ::pem::EncodeConfig::new().set_line_ending(::pem::LineEnding::LF);
+    ::pem::encode_config(&::pem::Pem::new(label, der), config)
 }
 
 #[cfg(test)]
