@@ -3,10 +3,10 @@
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
+use keyhole_core::Clock;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use crate::clock::Clock;
 use crate::config::{IssuerConfig, check_url};
 use crate::error::{FetchError, Rejection};
 use crate::jwks::{KeySet, PublicKey};
@@ -15,8 +15,10 @@ use crate::source::JwksSource;
 #[derive(Debug, Default)]
 struct State {
     keys: Option<Arc<KeySet>>,
-    fetched_at: Option<Duration>,
-    last_attempt: Option<Duration>,
+    /// Epoch seconds.
+    fetched_at: Option<i64>,
+    /// Epoch seconds.
+    last_attempt: Option<i64>,
     /// The `jwks_uri` found by discovery, kept once known.
     discovered_url: Option<String>,
 }
@@ -52,13 +54,13 @@ impl IssuerKeys {
     }
 
     /// Installs a key set obtained out of band (`JWKS_FILE`) as if fetched at `now`.
-    pub(crate) fn preload(&self, keys: KeySet, now: Duration) {
+    pub(crate) fn preload(&self, keys: KeySet, now: i64) {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         state.keys = Some(Arc::new(keys));
         state.fetched_at = Some(now);
     }
 
-    fn lookup(&self, kid: Option<&str>, now: Duration, ttl: Duration) -> Lookup {
+    fn lookup(&self, kid: Option<&str>, now: i64, ttl: Duration) -> Lookup {
         let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
         let Some(keys) = &state.keys else {
             return Lookup::Missing { have_set: false };
@@ -67,7 +69,7 @@ impl IssuerKeys {
             Some(key) => {
                 let fresh = state
                     .fetched_at
-                    .is_some_and(|at| now < at.saturating_add(ttl));
+                    .is_some_and(|at| now < at.saturating_add(seconds(ttl)));
                 if fresh {
                     Lookup::Fresh(key.clone())
                 } else {
@@ -103,7 +105,7 @@ impl IssuerKeys {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
             let allowed = state
                 .last_attempt
-                .is_none_or(|at| now >= at.saturating_add(cooldown));
+                .is_none_or(|at| now >= at.saturating_add(seconds(cooldown)));
             if allowed {
                 state.last_attempt = Some(now);
             }
@@ -168,6 +170,10 @@ impl IssuerKeys {
             .discovered_url = Some(doc.jwks_uri.clone());
         Ok(doc.jwks_uri)
     }
+}
+
+fn seconds(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
 fn settle(lookup: Lookup) -> Result<Arc<PublicKey>, Rejection> {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use keyhole_core::{MissingPartner, Vars, split_list};
 use reqwest::Url;
 
 use crate::error::ConfigError;
@@ -131,133 +132,27 @@ impl TokenConfig {
     /// An empty or all-blank value counts as unset: deployment templates commonly pass `""`
     /// for an optional parameter.
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |name: &str| {
-            get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-
+        let vars = Vars::new(&get);
         let mut issuers = Vec::new();
-
-        match (var("COGNITO_USER_POOL_ID"), var("COGNITO_CLIENT_ID")) {
-            (Some(pool), Some(clients)) => {
-                let issuer = cognito_issuer(&pool)?;
-                let client_ids = list("COGNITO_CLIENT_ID", &clients)?;
-                issuers.push(IssuerConfig {
-                    issuer,
-                    kind: IssuerKind::Cognito { client_ids },
-                    jwks_url: None,
-                });
-            }
-            (Some(_), None) => {
-                return Err(ConfigError::Missing {
-                    variable: "COGNITO_CLIENT_ID",
-                    because: "COGNITO_USER_POOL_ID",
-                });
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::Missing {
-                    variable: "COGNITO_USER_POOL_ID",
-                    because: "COGNITO_CLIENT_ID",
-                });
-            }
-            (None, None) => {}
-        }
-
-        match (var("OIDC_ISSUER"), var("OIDC_AUDIENCE")) {
-            (Some(issuer), Some(audiences)) => {
-                check_url("OIDC_ISSUER", &issuer)?;
-                if issuers.iter().any(|i| i.issuer == issuer) {
-                    return Err(ConfigError::Invalid {
-                        variable: "OIDC_ISSUER",
-                        reason: "is the same issuer as the Cognito user pool".to_owned(),
-                    });
-                }
-                let audiences = list("OIDC_AUDIENCE", &audiences)?;
-                issuers.push(IssuerConfig {
-                    issuer,
-                    kind: IssuerKind::Oidc { audiences },
-                    jwks_url: None,
-                });
-            }
-            // The audience is what stops a token minted for another application of the same
-            // issuer (say, any Google sign-in anywhere) from being accepted here.
-            (Some(_), None) => {
-                return Err(ConfigError::Missing {
-                    variable: "OIDC_AUDIENCE",
-                    because: "OIDC_ISSUER",
-                });
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::Missing {
+        issuers.extend(cognito(&vars)?);
+        if let Some(oidc) = oidc(&vars)? {
+            if issuers.iter().any(|i| i.issuer == oidc.issuer) {
+                return Err(ConfigError::Invalid {
                     variable: "OIDC_ISSUER",
-                    because: "OIDC_AUDIENCE",
+                    reason: "is the same issuer as the Cognito user pool".to_owned(),
                 });
             }
-            (None, None) => {}
+            issuers.push(oidc);
         }
-
         if issuers.is_empty() {
             return Err(ConfigError::NoIssuer);
         }
-
-        // A key set belongs to one issuer. With two issuers trusted, a single JWKS_URL or
-        // JWKS_FILE would let one issuer's keys vouch for the other's tokens, so it is refused
-        // rather than guessed.
-        let jwks_file = var("JWKS_FILE").map(PathBuf::from);
-        for (name, set) in [
-            ("JWKS_URL", var("JWKS_URL").is_some()),
-            ("JWKS_FILE", jwks_file.is_some()),
-        ] {
-            if set && issuers.len() > 1 {
-                return Err(ConfigError::Invalid {
-                    variable: name,
-                    reason:
-                        "is ambiguous when both a Cognito user pool and an OIDC issuer are trusted"
-                            .to_owned(),
-                });
-            }
-        }
-        if let Some(url) = var("JWKS_URL") {
-            check_url("JWKS_URL", &url)?;
-            if let Some(only) = issuers.first_mut() {
-                only.jwks_url = Some(url);
-            }
-        }
-
-        let token_use = match var("TOKEN_USE") {
-            Some(v) => v.parse().map_err(|reason| ConfigError::Invalid {
-                variable: "TOKEN_USE",
-                reason,
-            })?,
-            None => TokenUse::Id,
-        };
-
-        let required_groups = match var("REQUIRED_GROUPS") {
-            Some(v) => list("REQUIRED_GROUPS", &v)?,
-            None => Vec::new(),
-        };
-
-        let leeway_seconds = match var("TOKEN_LEEWAY_SECONDS") {
-            Some(v) => match v.parse::<u64>() {
-                Ok(n) if n <= MAX_LEEWAY_SECONDS => n,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        variable: "TOKEN_LEEWAY_SECONDS",
-                        reason: format!(
-                            "expected a whole number of seconds from 0 to {MAX_LEEWAY_SECONDS}"
-                        ),
-                    });
-                }
-            },
-            None => DEFAULT_LEEWAY_SECONDS,
-        };
-
+        let jwks_file = key_set_location(&vars, &mut issuers)?;
         Ok(Self {
             issuers,
-            token_use,
-            required_groups,
-            leeway_seconds,
+            token_use: token_use(&vars)?,
+            required_groups: optional_list(&vars, "REQUIRED_GROUPS")?,
+            leeway_seconds: leeway(&vars)?,
             jwks_cooldown: DEFAULT_JWKS_COOLDOWN,
             jwks_ttl: DEFAULT_JWKS_TTL,
             jwks_file,
@@ -317,6 +212,118 @@ impl TokenConfig {
     }
 }
 
+/// Every variable [`TokenConfig::from_vars`] reads. `keyhole serve` uses it to keep stray token
+/// settings in a shell from mixing with its development identity provider's.
+pub const TOKEN_VARIABLES: [&str; 9] = [
+    "COGNITO_USER_POOL_ID",
+    "COGNITO_CLIENT_ID",
+    "OIDC_ISSUER",
+    "OIDC_AUDIENCE",
+    "JWKS_URL",
+    "JWKS_FILE",
+    "TOKEN_USE",
+    "REQUIRED_GROUPS",
+    "TOKEN_LEEWAY_SECONDS",
+];
+
+fn missing(m: MissingPartner) -> ConfigError {
+    ConfigError::Missing {
+        variable: m.missing,
+        because: m.because,
+    }
+}
+
+/// `COGNITO_USER_POOL_ID` + `COGNITO_CLIENT_ID`.
+fn cognito(vars: &Vars<'_>) -> Result<Option<IssuerConfig>, ConfigError> {
+    let Some((pool, clients)) = vars
+        .pair("COGNITO_USER_POOL_ID", "COGNITO_CLIENT_ID")
+        .map_err(missing)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(IssuerConfig {
+        issuer: cognito_issuer(&pool)?,
+        kind: IssuerKind::Cognito {
+            client_ids: list("COGNITO_CLIENT_ID", &clients)?,
+        },
+        jwks_url: None,
+    }))
+}
+
+/// `OIDC_ISSUER` + `OIDC_AUDIENCE`. The audience is what stops a token minted for another
+/// application of the same issuer (say, any Google sign-in anywhere) from being accepted here.
+fn oidc(vars: &Vars<'_>) -> Result<Option<IssuerConfig>, ConfigError> {
+    let Some((issuer, audiences)) = vars
+        .pair("OIDC_ISSUER", "OIDC_AUDIENCE")
+        .map_err(missing)?
+    else {
+        return Ok(None);
+    };
+    check_url("OIDC_ISSUER", &issuer)?;
+    Ok(Some(IssuerConfig {
+        issuer,
+        kind: IssuerKind::Oidc {
+            audiences: list("OIDC_AUDIENCE", &audiences)?,
+        },
+        jwks_url: None,
+    }))
+}
+
+/// `JWKS_URL` (set on the one issuer) and `JWKS_FILE` (returned). A key set belongs to one
+/// issuer: with two trusted, either would let one issuer's keys vouch for the other's tokens,
+/// so it is refused rather than guessed.
+fn key_set_location(
+    vars: &Vars<'_>,
+    issuers: &mut [IssuerConfig],
+) -> Result<Option<PathBuf>, ConfigError> {
+    let url = vars.get("JWKS_URL");
+    let file = vars.get("JWKS_FILE").map(PathBuf::from);
+    for (variable, set) in [("JWKS_URL", url.is_some()), ("JWKS_FILE", file.is_some())] {
+        if set && issuers.len() > 1 {
+            return Err(ConfigError::Invalid {
+                variable,
+                reason: "is ambiguous when both a Cognito user pool and an OIDC issuer are trusted"
+                    .to_owned(),
+            });
+        }
+    }
+    if let Some(url) = url {
+        check_url("JWKS_URL", &url)?;
+        if let Some(only) = issuers.first_mut() {
+            only.jwks_url = Some(url);
+        }
+    }
+    Ok(file)
+}
+
+/// `TOKEN_USE`, default `id`.
+fn token_use(vars: &Vars<'_>) -> Result<TokenUse, ConfigError> {
+    vars.parse_or("TOKEN_USE", TokenUse::Id, |v| {
+        v.parse().map_err(|reason| ConfigError::Invalid {
+            variable: "TOKEN_USE",
+            reason,
+        })
+    })
+}
+
+/// `TOKEN_LEEWAY_SECONDS`, default [`DEFAULT_LEEWAY_SECONDS`], at most [`MAX_LEEWAY_SECONDS`].
+fn leeway(vars: &Vars<'_>) -> Result<u64, ConfigError> {
+    vars.parse_or("TOKEN_LEEWAY_SECONDS", DEFAULT_LEEWAY_SECONDS, |v| {
+        v.parse::<u64>()
+            .ok()
+            .filter(|n| *n <= MAX_LEEWAY_SECONDS)
+            .ok_or_else(|| ConfigError::Invalid {
+                variable: "TOKEN_LEEWAY_SECONDS",
+                reason: format!("expected a whole number of seconds from 0 to {MAX_LEEWAY_SECONDS}"),
+            })
+    })
+}
+
+/// An optional comma-separated list; set, it must name at least one entry.
+fn optional_list(vars: &Vars<'_>, variable: &'static str) -> Result<Vec<String>, ConfigError> {
+    vars.parse_or(variable, Vec::new(), |v| list(variable, v))
+}
+
 /// `https://cognito-idp.<region>.amazonaws.com/<pool>`, the region being the pool id's prefix.
 fn cognito_issuer(pool: &str) -> Result<String, ConfigError> {
     let invalid = |reason: &str| ConfigError::Invalid {
@@ -343,12 +350,7 @@ fn cognito_issuer(pool: &str) -> Result<String, ConfigError> {
 
 /// A comma-separated list, blanks trimmed and dropped; it must name at least one entry.
 fn list(variable: &'static str, value: &str) -> Result<Vec<String>, ConfigError> {
-    let items: Vec<String> = value
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let items = split_list(value);
     if items.is_empty() {
         return Err(ConfigError::Invalid {
             variable,

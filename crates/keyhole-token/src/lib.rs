@@ -25,7 +25,6 @@
 
 mod cache;
 mod claims;
-mod clock;
 mod config;
 mod error;
 mod jwks;
@@ -34,10 +33,9 @@ mod source;
 mod verifier;
 
 pub use claims::Claims;
-pub use clock::{Clock, SystemClock};
 pub use config::{
     DEFAULT_JWKS_COOLDOWN, DEFAULT_JWKS_TTL, DEFAULT_LEEWAY_SECONDS, IssuerConfig, IssuerKind,
-    MAX_LEEWAY_SECONDS, TokenConfig, TokenUse,
+    MAX_LEEWAY_SECONDS, TOKEN_VARIABLES, TokenConfig, TokenUse,
 };
 pub use error::{ConfigError, FetchError, KeySetError, Rejection};
 pub use jwks::{KeyKind, KeySet, PublicKey};

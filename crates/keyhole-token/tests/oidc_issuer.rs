@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,8 +14,9 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use common::{b64, jwks, now, public_pem, sign, sign_with, unb64};
 use jsonwebtoken::{Algorithm, EncodingKey};
+use keyhole_core::Clock;
 use keyhole_token::{
-    Clock, DEFAULT_JWKS_COOLDOWN, DEFAULT_JWKS_TTL, HttpJwksSource, MAX_TOKEN_BYTES, Rejection,
+    DEFAULT_JWKS_COOLDOWN, DEFAULT_JWKS_TTL, HttpJwksSource, MAX_TOKEN_BYTES, Rejection,
     TokenConfig, TokenVerifier,
 };
 use serde_json::{Value, json};
@@ -94,20 +95,20 @@ async fn key_set(State(issuer): State<Arc<Issuer>>) -> (StatusCode, String) {
     (StatusCode::OK, issuer.jwks.lock().unwrap().clone())
 }
 
-struct ManualClock(AtomicU64);
+struct ManualClock(AtomicI64);
 
 impl ManualClock {
     fn starting_now() -> Arc<Self> {
-        Arc::new(Self(AtomicU64::new(now() as u64 * 1000)))
+        Arc::new(Self(AtomicI64::new(now() as i64)))
     }
     fn advance(&self, d: Duration) {
-        self.0.fetch_add(d.as_millis() as u64, Ordering::SeqCst);
+        self.0.fetch_add(d.as_secs() as i64, Ordering::SeqCst);
     }
 }
 
 impl Clock for ManualClock {
-    fn now(&self) -> Duration {
-        Duration::from_millis(self.0.load(Ordering::SeqCst))
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
     }
 }
 
