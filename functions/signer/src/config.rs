@@ -1,10 +1,13 @@
-//! The signer's configuration, read once at cold start from the environment (names in DESIGN.md).
-//! Token settings (issuer, audience, JWKS) are `keyhole_token::TokenConfig`'s, not ours.
+//! The signer's configuration, read once at cold start from the environment (the variables are
+//! listed in `docs/architecture.md`). Token settings (issuer, audience, JWKS) are
+//! `keyhole_token::TokenConfig`'s, not ours.
+
+use std::path::PathBuf;
+
+use keyhole_core::{CookieAttributes, CookieError, MissingPartner, SameSite, Vars, split_list};
 
 use crate::Error;
 use crate::scope::ScopeTemplate;
-use keyhole_core::SameSite;
-use std::path::PathBuf;
 
 /// The default `SESSION_SCOPES`: each user reads their own prefix.
 pub const DEFAULT_SCOPES: &str = "/users/{sub}/*";
@@ -43,21 +46,13 @@ pub struct Config {
     pub ttl_seconds: i64,
     /// `SIGNING_KEY_SECRET_ID` or `SIGNING_KEY_FILE` + `KEY_PAIR_ID`.
     pub key: KeySetting,
-    /// `COOKIE_DOMAIN`: the cookies' `Domain` attribute, when set.
-    pub cookie_domain: Option<String>,
-    /// `COOKIE_SAMESITE`: `Strict`, `Lax` (default) or `None`.
-    pub same_site: SameSite,
-    /// Whether cookies carry `Secure`. Always `true` from the environment (the HTTP contract and
-    /// `SameSite=None` need it); a local stack on plain HTTP may turn it off in code.
-    pub secure_cookies: bool,
+    /// The attributes of every cookie the signer sets, validated: `COOKIE_DOMAIN`,
+    /// `COOKIE_SAMESITE` (default `Lax`), always `Secure` and `HttpOnly` (the HTTP contract and
+    /// `SameSite=None` need `Secure`; browsers treat `http://127.0.0.1` as secure, so the local
+    /// stack needs no exception). `path` and `max_age` are set per cookie.
+    pub cookies: CookieAttributes,
     /// `ALLOWED_ORIGINS`: exact origins allowed to call `/session` with credentials.
     pub allowed_origins: Vec<String>,
-}
-
-fn non_empty(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    get(name)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> Error {
@@ -95,6 +90,135 @@ pub(crate) fn is_valid_key_pair_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// `ASSET_BASE_URL`, without a trailing `/`.
+fn asset_base_url(vars: &Vars<'_>) -> Result<String, Error> {
+    let base = vars.get("ASSET_BASE_URL").ok_or(Error::MissingVar {
+        name: "ASSET_BASE_URL",
+        hint: "the scheme and host policies are written for, e.g. https://d111111abcdef8.cloudfront.net",
+    })?;
+    let base = base.trim_end_matches('/').to_owned();
+    match parse_origin(&base) {
+        Some(_) => Ok(base),
+        None => Err(invalid(
+            "ASSET_BASE_URL",
+            format!("{base:?} is not http(s)://host[:port] with no path, query or wildcard"),
+        )),
+    }
+}
+
+/// `SESSION_SCOPES`, default [`DEFAULT_SCOPES`].
+fn scopes(vars: &Vars<'_>) -> Result<Vec<ScopeTemplate>, Error> {
+    ScopeTemplate::parse_list(
+        &vars
+            .get("SESSION_SCOPES")
+            .unwrap_or_else(|| DEFAULT_SCOPES.to_owned()),
+    )
+}
+
+/// `SESSION_TTL_SECONDS`, default [`DEFAULT_TTL_SECONDS`].
+fn ttl_seconds(vars: &Vars<'_>) -> Result<i64, Error> {
+    vars.parse_or("SESSION_TTL_SECONDS", DEFAULT_TTL_SECONDS, |v| {
+        v.parse::<i64>()
+            .ok()
+            .filter(|t| (MIN_TTL_SECONDS..=MAX_TTL_SECONDS).contains(t))
+            .ok_or_else(|| {
+                invalid(
+                    "SESSION_TTL_SECONDS",
+                    format!(
+                        "{v:?} is not a whole number of seconds between {MIN_TTL_SECONDS} and {MAX_TTL_SECONDS}"
+                    ),
+                )
+            })
+    })
+}
+
+/// `SIGNING_KEY_SECRET_ID`, or `SIGNING_KEY_FILE` with `KEY_PAIR_ID`; exactly one of the two.
+fn key_setting(vars: &Vars<'_>) -> Result<KeySetting, Error> {
+    if let Some(secret_id) = vars.get("SIGNING_KEY_SECRET_ID") {
+        if vars.is_set("SIGNING_KEY_FILE") {
+            return Err(invalid(
+                "SIGNING_KEY_SECRET_ID",
+                "set either SIGNING_KEY_SECRET_ID or SIGNING_KEY_FILE, not both",
+            ));
+        }
+        if vars.is_set("KEY_PAIR_ID") {
+            return Err(invalid(
+                "KEY_PAIR_ID",
+                "is only used with SIGNING_KEY_FILE; the secret carries its own keyPairId",
+            ));
+        }
+        return Ok(KeySetting::SecretsManager { secret_id });
+    }
+    match vars.pair("SIGNING_KEY_FILE", "KEY_PAIR_ID") {
+        Ok(Some((path, key_pair_id))) if is_valid_key_pair_id(&key_pair_id) => Ok(KeySetting::File {
+            path: PathBuf::from(path),
+            key_pair_id,
+        }),
+        Ok(Some(_)) => Err(invalid(
+            "KEY_PAIR_ID",
+            "must be letters, digits, - or _ (a CloudFront public key id)",
+        )),
+        Err(MissingPartner {
+            missing: "KEY_PAIR_ID",
+            ..
+        }) => Err(Error::MissingVar {
+            name: "KEY_PAIR_ID",
+            hint: "the CloudFront public key id of the key in SIGNING_KEY_FILE",
+        }),
+        // Nothing set, or a KEY_PAIR_ID without its file.
+        Ok(None) | Err(_) => Err(Error::MissingVar {
+            name: "SIGNING_KEY_SECRET_ID",
+            hint: "a Secrets Manager secret id (or set SIGNING_KEY_FILE and KEY_PAIR_ID)",
+        }),
+    }
+}
+
+/// `COOKIE_DOMAIN` and `COOKIE_SAMESITE`, checked by the same rules that write the cookies.
+fn cookie_attributes(vars: &Vars<'_>) -> Result<CookieAttributes, Error> {
+    let same_site = vars.parse_or("COOKIE_SAMESITE", SameSite::Lax, |v| {
+        v.parse::<SameSite>().map_err(|_| {
+            invalid(
+                "COOKIE_SAMESITE",
+                format!("{v:?} is not Strict, Lax or None"),
+            )
+        })
+    })?;
+    let domain = vars.get("COOKIE_DOMAIN");
+    let cookies = CookieAttributes {
+        path: "/".to_owned(),
+        domain: domain.clone(),
+        secure: true,
+        http_only: true,
+        same_site,
+        max_age: None,
+    };
+    cookies.validate().map_err(|e| match e {
+        CookieError::InvalidAttribute("Domain") => invalid(
+            "COOKIE_DOMAIN",
+            format!("{:?} is not a host name", domain.unwrap_or_default()),
+        ),
+        other => invalid("COOKIE_SAMESITE", other.to_string()),
+    })?;
+    Ok(cookies)
+}
+
+/// `ALLOWED_ORIGINS`: exact origins only, since credentials cannot be granted to a wildcard.
+fn allowed_origins(vars: &Vars<'_>) -> Result<Vec<String>, Error> {
+    let list = vars.get("ALLOWED_ORIGINS").unwrap_or_default();
+    split_list(&list)
+        .into_iter()
+        .map(|o| match parse_origin(&o) {
+            Some(_) => Ok(o),
+            None => Err(invalid(
+                "ALLOWED_ORIGINS",
+                format!(
+                    "{o:?} is not an exact origin (scheme://host[:port], no path, no *); credentials cannot be granted to a wildcard"
+                ),
+            )),
+        })
+        .collect()
+}
+
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, Error> {
@@ -102,142 +226,16 @@ impl Config {
     }
 
     /// Reads the configuration through `get` (so tests need not touch the process environment).
-    /// Every error names the variable at fault.
+    /// Every error names the variable at fault; a blank value counts as unset.
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let base = non_empty(&get, "ASSET_BASE_URL").ok_or(Error::MissingVar {
-            name: "ASSET_BASE_URL",
-            hint: "the scheme and host policies are written for, e.g. https://d111111abcdef8.cloudfront.net",
-        })?;
-        let base = base.trim_end_matches('/').to_owned();
-        if parse_origin(&base).is_none() {
-            return Err(invalid(
-                "ASSET_BASE_URL",
-                format!("{base:?} is not http(s)://host[:port] with no path, query or wildcard"),
-            ));
-        }
-
-        let scopes = ScopeTemplate::parse_list(
-            &non_empty(&get, "SESSION_SCOPES").unwrap_or_else(|| DEFAULT_SCOPES.to_owned()),
-        )?;
-
-        let ttl_seconds = match non_empty(&get, "SESSION_TTL_SECONDS") {
-            None => DEFAULT_TTL_SECONDS,
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|t| (MIN_TTL_SECONDS..=MAX_TTL_SECONDS).contains(t))
-                .ok_or_else(|| {
-                    invalid(
-                        "SESSION_TTL_SECONDS",
-                        format!(
-                            "{v:?} is not a whole number of seconds between {MIN_TTL_SECONDS} and {MAX_TTL_SECONDS}"
-                        ),
-                    )
-                })?,
-        };
-
-        let key = match (
-            non_empty(&get, "SIGNING_KEY_SECRET_ID"),
-            non_empty(&get, "SIGNING_KEY_FILE"),
-            non_empty(&get, "KEY_PAIR_ID"),
-        ) {
-            (Some(_), Some(_), _) => {
-                return Err(invalid(
-                    "SIGNING_KEY_SECRET_ID",
-                    "set either SIGNING_KEY_SECRET_ID or SIGNING_KEY_FILE, not both",
-                ));
-            }
-            (Some(_), None, Some(_)) => {
-                return Err(invalid(
-                    "KEY_PAIR_ID",
-                    "is only used with SIGNING_KEY_FILE; the secret carries its own keyPairId",
-                ));
-            }
-            (Some(secret_id), None, None) => KeySetting::SecretsManager { secret_id },
-            (None, Some(_), None) => {
-                return Err(Error::MissingVar {
-                    name: "KEY_PAIR_ID",
-                    hint: "the CloudFront public key id of the key in SIGNING_KEY_FILE",
-                });
-            }
-            (None, Some(path), Some(key_pair_id)) => {
-                if !is_valid_key_pair_id(&key_pair_id) {
-                    return Err(invalid(
-                        "KEY_PAIR_ID",
-                        "must be letters, digits, - or _ (a CloudFront public key id)",
-                    ));
-                }
-                KeySetting::File {
-                    path: PathBuf::from(path),
-                    key_pair_id,
-                }
-            }
-            (None, None, _) => {
-                return Err(Error::MissingVar {
-                    name: "SIGNING_KEY_SECRET_ID",
-                    hint: "a Secrets Manager secret id (or set SIGNING_KEY_FILE and KEY_PAIR_ID)",
-                });
-            }
-        };
-
-        let cookie_domain = match non_empty(&get, "COOKIE_DOMAIN") {
-            None => None,
-            Some(d) => {
-                let bare = d.strip_prefix('.').unwrap_or(&d);
-                let ok = !bare.is_empty()
-                    && bare.len() <= 253
-                    && bare.split('.').all(|label| {
-                        !label.is_empty()
-                            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                    });
-                if !ok {
-                    return Err(invalid(
-                        "COOKIE_DOMAIN",
-                        format!("{d:?} is not a host name"),
-                    ));
-                }
-                Some(d)
-            }
-        };
-
-        let same_site = match non_empty(&get, "COOKIE_SAMESITE") {
-            None => SameSite::Lax,
-            Some(v) => v.parse::<SameSite>().map_err(|_| {
-                invalid(
-                    "COOKIE_SAMESITE",
-                    format!("{v:?} is not Strict, Lax or None"),
-                )
-            })?,
-        };
-
-        let allowed_origins = match non_empty(&get, "ALLOWED_ORIGINS") {
-            None => Vec::new(),
-            Some(list) => list
-                .split(',')
-                .map(str::trim)
-                .filter(|o| !o.is_empty())
-                .map(|o| {
-                    parse_origin(o).map(str::to_owned).ok_or_else(|| {
-                        invalid(
-                            "ALLOWED_ORIGINS",
-                            format!(
-                                "{o:?} is not an exact origin (scheme://host[:port], no path, no *); credentials cannot be granted to a wildcard"
-                            ),
-                        )
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        };
-
+        let vars = Vars::new(&get);
         Ok(Self {
-            asset_base_url: base,
-            scopes,
-            ttl_seconds,
-            key,
-            cookie_domain,
-            same_site,
-            secure_cookies: true,
-            allowed_origins,
+            asset_base_url: asset_base_url(&vars)?,
+            scopes: scopes(&vars)?,
+            ttl_seconds: ttl_seconds(&vars)?,
+            key: key_setting(&vars)?,
+            cookies: cookie_attributes(&vars)?,
+            allowed_origins: allowed_origins(&vars)?,
         })
     }
 }
@@ -270,9 +268,9 @@ mod tests {
                 secret_id: "keyhole/signing-key".into()
             }
         );
-        assert!(matches!(c.same_site, SameSite::Lax));
-        assert!(c.secure_cookies);
-        assert!(c.cookie_domain.is_none() && c.allowed_origins.is_empty());
+        assert!(matches!(c.cookies.same_site, SameSite::Lax));
+        assert!(c.cookies.secure && c.cookies.http_only);
+        assert!(c.cookies.domain.is_none() && c.allowed_origins.is_empty());
     }
 
     #[test]
@@ -300,8 +298,8 @@ mod tests {
                 key_pair_id: "K2JCJMDEHXQW5F".into()
             }
         );
-        assert_eq!(c.cookie_domain.as_deref(), Some(".example.com"));
-        assert!(matches!(c.same_site, SameSite::Strict));
+        assert_eq!(c.cookies.domain.as_deref(), Some(".example.com"));
+        assert!(matches!(c.cookies.same_site, SameSite::Strict));
         assert_eq!(
             c.allowed_origins,
             ["https://app.example.com", "http://localhost:3000"]

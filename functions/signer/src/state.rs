@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use keyhole_core::{HashAlgorithm, Signer, SigningKey};
+use keyhole_core::{Clock, HashAlgorithm, Signer, SigningKey, SystemClock, VerifyingKey};
 use keyhole_token::TokenVerifier;
 
 use crate::config::is_valid_key_pair_id;
@@ -13,24 +13,6 @@ use crate::{Config, Error, KeySource};
 /// Seconds between two attempts to load a signing key that failed to load. Requests in between
 /// get 503 at once instead of each waiting on Secrets Manager.
 pub const KEY_RETRY_SECONDS: i64 = 5;
-
-/// Wall-clock time in epoch seconds, behind a trait so tests can move it.
-pub trait Clock: Send + Sync {
-    /// Seconds since the Unix epoch.
-    fn now(&self) -> i64;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-    }
-}
 
 /// A parsed, ready signing key.
 pub(crate) struct LoadedKey {
@@ -83,6 +65,14 @@ impl AppState {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The key pair id and public key of the signing key now loaded: what CloudFront's trusted
+    /// key group must hold for the cookies to be accepted (the local stack's stand-in trusts it).
+    pub fn public_key(&self) -> Option<(String, VerifyingKey)> {
+        let loaded = self.current()?;
+        let public = loaded.signer.key().verifying_key().ok()?;
+        Some((loaded.signer.key_pair_id().to_owned(), public))
     }
 
     /// Whether a signing key is loaded (requests that need it would not get 503).

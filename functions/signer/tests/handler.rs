@@ -56,7 +56,7 @@ async fn bearer_token_gets_a_cookie_set_for_its_scope_and_a_marker() {
     assert!(cookies[2].starts_with(&format!("CloudFront-Key-Pair-Id={KEY_PAIR_ID};")));
     assert_eq!(attr(&cookies[4], "path").unwrap(), "/session");
 
-    // The policy is what DESIGN.md says: Resource = ASSET_BASE_URL + scope, DateLessThan = now + TTL.
+    // The policy is what the HTTP contract (docs/architecture.md) says: Resource = ASSET_BASE_URL + scope, DateLessThan = now + TTL.
     let policy = cookie_triples(&resp)[0].1.clone();
     let policy: Value = serde_json::from_slice(&cf_base64::decode(&policy).unwrap()).unwrap();
     let statement = &policy["Statement"][0];

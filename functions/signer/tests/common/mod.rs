@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use keyhole_core::{SigningKey, Verifier, parse_cookie_header};
+use keyhole_core::{Clock, SigningKey, Verifier, parse_cookie_header};
 use keyhole_signer::{
-    AppState, BoxFuture, Clock, Config, Error, KeySource, SigningMaterial, StaticKeySource,
+    AppState, BoxFuture, Config, Error, KeySource, SigningMaterial, StaticKeySource,
 };
 use keyhole_token::{TokenConfig, TokenVerifier};
 use lambda_http::{Body, Request, Response};
