@@ -301,14 +301,26 @@ mod tests {
 
     #[test]
     fn a_domain_must_be_a_host_name() {
-        for good in ["example.com", ".example.com", "cdn-1.example.co.uk", "localhost"] {
+        for good in [
+            "example.com",
+            ".example.com",
+            "cdn-1.example.co.uk",
+            "localhost",
+        ] {
             let attrs = CookieAttributes {
                 domain: Some(good.into()),
                 ..CookieAttributes::default()
             };
             assert!(attrs.validate().is_ok(), "{good}");
         }
-        for bad in ["a;b", "exa mple.com", "a..b", ".", "*.example.com", "example.com:443"] {
+        for bad in [
+            "a;b",
+            "exa mple.com",
+            "a..b",
+            ".",
+            "*.example.com",
+            "example.com:443",
+        ] {
             let attrs = CookieAttributes {
                 domain: Some(bad.into()),
                 ..CookieAttributes::default()
@@ -328,11 +340,15 @@ mod tests {
             ..CookieAttributes::default()
         };
         assert_eq!(
-            attrs.at("/session", Some(60)).set_cookie("Keyhole-Session", "v"),
+            attrs
+                .at("/session", Some(60))
+                .set_cookie("Keyhole-Session", "v"),
             "Keyhole-Session=v; Path=/session; Domain=example.com; Max-Age=60; Secure; HttpOnly; SameSite=Lax"
         );
         assert_eq!(
-            attrs.at("/session", Some(0)).set_cookie("Keyhole-Session", ""),
+            attrs
+                .at("/session", Some(0))
+                .set_cookie("Keyhole-Session", ""),
             "Keyhole-Session=; Path=/session; Domain=example.com; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; HttpOnly; SameSite=Lax"
         );
     }

@@ -363,9 +363,8 @@ impl VerifyingKey {
                     .map_err(|_| KeyError::Malformed("PUBLIC KEY".into()))?;
                 match key_type_of(&info.algorithm)? {
                     KeyType::EcdsaP256 => {
-                        let key =
-                            lc::ParsedPublicKey::new(&lc::ECDSA_P256_SHA256_ASN1, &block.der)
-                                .map_err(|_| KeyError::Malformed("ECDSA PUBLIC KEY".into()))?;
+                        let key = lc::ParsedPublicKey::new(&lc::ECDSA_P256_SHA256_ASN1, &block.der)
+                            .map_err(|_| KeyError::Malformed("ECDSA PUBLIC KEY".into()))?;
                         Ok(VerifyingKey(Arc::new(PublicInner::Ecdsa(key))))
                     }
                     KeyType::Rsa2048 => Self::rsa(&block.der),

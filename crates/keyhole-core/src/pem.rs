@@ -12,8 +12,7 @@ pub(crate) struct Block {
 
 /// Returns every PEM block in `text`, in order.
 pub(crate) fn blocks(text: &str) -> Result<Vec<Block>, KeyError> {
-    let parsed = ::pem::parse_many(text)
-        .map_err(|e| KeyError::Malformed(format!("PEM: {e}")))?;
+    let parsed = ::pem::parse_many(text).map_err(|e| KeyError::Malformed(format!("PEM: {e}")))?;
     if parsed.is_empty() {
         // `parse_many` skips a BEGIN line without its END line; say so rather than "not PEM".
         return Err(if text.contains("-----BEGIN ") {

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
+use axum::http::{HeaderMap, Method, Response, StatusCode, header};
 use percent_encoding::percent_decode_str;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::ServeError;
-use crate::xml;
+use crate::responses::{self, respond_or_500};
 
 /// Why a request path does not name an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,7 +226,7 @@ impl AssetStore {
         headers: &HeaderMap,
     ) -> Response<Body> {
         if method != Method::GET && method != Method::HEAD {
-            return xml::error_response(
+            return responses::error_response(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "MethodNotAllowed",
                 "The specified method is not allowed against this resource.",
@@ -235,10 +235,14 @@ impl AssetStore {
         let path = match self.resolve(uri_path) {
             Ok(p) => p,
             Err(KeyRejection::Traversal) => {
-                return xml::error_response(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied");
+                return responses::error_response(
+                    StatusCode::FORBIDDEN,
+                    "AccessDenied",
+                    "Access Denied",
+                );
             }
             Err(KeyRejection::NotFound) => {
-                return xml::error_response(
+                return responses::error_response(
                     StatusCode::NOT_FOUND,
                     "NoSuchKey",
                     "The specified key does not exist.",
@@ -249,7 +253,7 @@ impl AssetStore {
             Ok(resp) => resp,
             Err(err) => {
                 tracing::error!(error = %err, "reading an asset failed");
-                xml::error_response(
+                responses::error_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "InternalError",
                     "We encountered an internal error. Please try again.",
@@ -299,7 +303,7 @@ impl AssetStore {
                 base.header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}")),
             ),
             ByteRange::Unsatisfiable => {
-                return Ok(xml::with_status_and_header(
+                return Ok(responses::with_status_and_header(
                     StatusCode::RANGE_NOT_SATISFIABLE,
                     "InvalidRange",
                     "The requested range is not satisfiable",
@@ -324,25 +328,11 @@ impl AssetStore {
     }
 }
 
-/// A response whose builder failed (only possible with an invalid header value, which the code
-/// above never builds) becomes a bare 500 rather than a panic.
-pub(crate) fn respond_or_500(built: Result<Response<Body>, axum::http::Error>) -> Response<Body> {
-    built.unwrap_or_else(|err| {
-        tracing::error!(error = %err, "building a response failed");
-        let mut resp = Response::new(Body::empty());
-        *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-        resp
-    })
-}
-
-/// A header value from text that is known to be visible ASCII; falls back to an empty value.
-pub(crate) fn header_value(s: &str) -> HeaderValue {
-    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::responses::header_value;
+    use axum::http::HeaderValue;
     use std::time::Duration;
 
     #[test]

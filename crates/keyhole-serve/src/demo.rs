@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::extract::Path;
 use axum::http::{Response, StatusCode, header};
 
-use crate::assets::respond_or_500;
+use crate::responses::respond_or_500;
 
 const INDEX: &str = include_str!("../demo/page/index.html");
 const FILES: [(&str, &str, &str); 3] = [

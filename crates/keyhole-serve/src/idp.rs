@@ -1,19 +1,26 @@
 //! The development identity provider: OIDC discovery, a JWKS and a sign-in endpoint that issues
 //! RS256 ID tokens for two demo users, so the whole flow runs with zero set-up. It exists only in
 //! `keyhole serve`, never in the Lambda. Its key is generated on first start into the state folder
-//! and reused, so tokens stay valid across restarts.
+//! and reused, so tokens stay valid across restarts. [`router`] serves its endpoints under `/idp`.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Response, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use keyhole_core::{Clock, HashAlgorithm, KeyType, SigningKey};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::ServeError;
+use crate::lambda_adapter::decode_form;
+use crate::responses::json_error;
 use crate::state::{read_or_create, write_private};
 
 /// A demo account of the development identity provider.
@@ -53,7 +60,7 @@ const KEY_FILE: &str = "idp-key.pem";
 /// The provider: issuer URL plus its RSA key.
 pub struct DevIdp {
     issuer: String,
-    key: KeyPair,
+    key: SigningKey,
     kid: String,
     jwks: Value,
 }
@@ -74,38 +81,36 @@ impl DevIdp {
     pub fn load_or_create(state_dir: &Path, issuer: impl Into<String>) -> Result<Self, ServeError> {
         let path = state_dir.join(KEY_FILE);
         let pem = read_or_create(&path, || {
-            let key = KeyPair::generate(KeySize::Rsa2048).map_err(|_| {
-                ServeError::Key("generating the identity provider key failed".into())
+            let key = SigningKey::generate(KeyType::Rsa2048).map_err(|e| {
+                ServeError::Key(format!("generating the identity provider key: {e}"))
             })?;
-            let der = key
-                .as_der()
-                .map_err(|_| ServeError::Key("encoding the identity provider key failed".into()))?;
-            let pem = to_pem("PRIVATE KEY", der.as_ref());
+            let pem = key.private_key_pem();
             write_private(&path, &pem)?;
             Ok(pem)
         })?;
-        let der = from_pem(&pem, "PRIVATE KEY").ok_or_else(|| {
-            ServeError::Key(format!("{}: not a PKCS#8 PEM private key", path.display()))
-        })?;
-        let key = KeyPair::from_pkcs8(&der)
+        let key = SigningKey::from_pem(&pem)
             .map_err(|e| ServeError::Key(format!("{}: {e}", path.display())))?;
-        Ok(Self::from_key(key, issuer.into()))
-    }
-
-    fn from_key(key: KeyPair, issuer: String) -> Self {
-        let public = key.public_key();
-        let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
-        let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
+        // RS256 needs an RSA key; the JWK is made from its modulus and exponent.
+        let Some((n, e)) = key.rsa_public_numbers() else {
+            return Err(ServeError::Key(format!(
+                "{}: the identity provider key must be RSA",
+                path.display()
+            )));
+        };
         // The key id is a digest of the public key, so it changes exactly when the key does.
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, public.as_ref());
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.public_key_pem().as_bytes());
         let kid = URL_SAFE_NO_PAD.encode(&digest.as_ref()[..12]);
-        let jwks = json!({ "keys": [{ "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e }] });
-        Self {
-            issuer,
+        let jwks = json!({ "keys": [{
+            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+            "n": URL_SAFE_NO_PAD.encode(n), "e": URL_SAFE_NO_PAD.encode(e),
+        }] });
+        Ok(Self {
+            issuer: issuer.into(),
             key,
             kid,
             jwks,
-        }
+        })
     }
 
     /// The `iss` of every token.
@@ -171,33 +176,88 @@ impl DevIdp {
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let mut sig = vec![0u8; self.key.public_modulus_len()];
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        self.key
-            .sign(&RSA_PKCS1_SHA256, &rng, signing_input.as_bytes(), &mut sig)
-            .map_err(|_| ServeError::Key("signing a token failed".into()))?;
+        let sig = self
+            .key
+            .sign(signing_input.as_bytes(), HashAlgorithm::Sha256)
+            .map_err(|e| ServeError::Key(format!("signing a token: {e}")))?;
         Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
     }
 }
 
-/// PEM armour with 64-column lines.
-pub(crate) fn to_pem(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
+struct Endpoints {
+    idp: Arc<DevIdp>,
+    clock: Arc<dyn Clock>,
 }
 
-fn from_pem(pem: &str, label: &str) -> Option<Vec<u8>> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let body = pem.split_once(&begin)?.1.split_once(&end)?.0;
-    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    STANDARD.decode(b64).ok()
+/// The provider's endpoints, to be nested under `/idp`: discovery, JWKS, the demo users and the
+/// token endpoint. Tokens are issued at `clock`'s time.
+pub fn router(idp: Arc<DevIdp>, clock: Arc<dyn Clock>) -> Router {
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/jwks.json", get(jwks))
+        .route("/users", get(users))
+        .route("/token", post(token))
+        .with_state(Arc::new(Endpoints { idp, clock }))
+}
+
+async fn discovery(State(e): State<Arc<Endpoints>>) -> Response<Body> {
+    axum::Json(e.idp.discovery()).into_response()
+}
+
+async fn jwks(State(e): State<Arc<Endpoints>>) -> Response<Body> {
+    axum::Json(e.idp.jwks().clone()).into_response()
+}
+
+async fn users() -> Response<Body> {
+    axum::Json(json!({ "users": DEMO_USERS })).into_response()
+}
+
+/// The `username` of a sign-in: `username=alice` as a form, or `{"username": "alice"}` as JSON.
+fn username(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        let v: Value = serde_json::from_slice(body).ok()?;
+        v.get("username")?.as_str().map(str::to_owned)
+    } else {
+        decode_form(Some(&String::from_utf8_lossy(body)))
+            .remove("username")
+            .and_then(|mut v| v.pop())
+    }
+}
+
+/// Sign-in for demo users.
+async fn token(State(e): State<Arc<Endpoints>>, headers: HeaderMap, body: Bytes) -> Response<Body> {
+    let Some(username) = username(&headers, &body) else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "give a username (alice or bob)",
+        );
+    };
+    match e.idp.issue(&username, e.clock.now()) {
+        Ok(token) => axum::Json(json!({
+            "id_token": token,
+            "token_type": "Bearer",
+            "expires_in": TOKEN_TTL_SECONDS,
+        }))
+        .into_response(),
+        Err(ServeError::UnknownUser(_)) => json_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "unknown demo user; try alice or bob",
+        ),
+        Err(err) => {
+            tracing::error!(error = %err, "issuing a token failed");
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "could not issue a token",
+            )
+        }
+    }
 }
 
 #[cfg(test)]
@@ -278,9 +338,27 @@ mod tests {
     }
 
     #[test]
-    fn pem_armour_round_trips() {
-        let der = (0u8..=200).collect::<Vec<_>>();
-        assert_eq!(from_pem(&to_pem("X", &der), "X").unwrap(), der);
-        assert!(from_pem("nothing", "X").is_none());
+    fn a_non_rsa_key_file_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let ec = SigningKey::generate(KeyType::EcdsaP256).unwrap();
+        std::fs::write(dir.path().join(KEY_FILE), ec.private_key_pem()).unwrap();
+        let err = DevIdp::load_or_create(dir.path(), "http://x/idp").unwrap_err();
+        assert!(err.to_string().contains(KEY_FILE), "{err}");
+    }
+
+    #[test]
+    fn the_username_comes_from_a_form_or_json() {
+        let mut json = HeaderMap::new();
+        json.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        assert_eq!(
+            username(&json, br#"{"username":"bob"}"#).as_deref(),
+            Some("bob")
+        );
+        assert_eq!(
+            username(&HeaderMap::new(), b"username=alice&x=1").as_deref(),
+            Some("alice")
+        );
+        assert_eq!(username(&HeaderMap::new(), b"user=alice"), None);
+        assert_eq!(username(&json, b"not json"), None);
     }
 }

@@ -13,13 +13,17 @@ mod demo;
 pub mod edge;
 mod error;
 pub mod idp;
+mod lambda_adapter;
+mod local_env;
+mod responses;
 mod server;
+mod stand_in;
 pub mod state;
-pub mod xml;
 
 pub use error::ServeError;
-pub use keyhole_signer::{Clock, SystemClock};
-pub use server::{ServeOptions, Server, ServerInfo, refusal};
+pub use keyhole_core::{Clock, SystemClock};
+pub use server::{ServeOptions, Server, ServerInfo};
+pub use stand_in::refusal;
 
 /// The demo bucket shipped in this crate (`demo/bucket`), served when no `--assets` is given.
 pub const DEMO_BUCKET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/bucket");

@@ -31,6 +31,11 @@ impl std::fmt::Debug for LocalKeys {
 }
 
 impl LocalKeys {
+    /// Where the signing key lives in `state_dir`.
+    pub fn key_path(state_dir: &Path) -> std::path::PathBuf {
+        state_dir.join(SIGNING_KEY_FILE)
+    }
+
     /// Loads `signing-key.pem` and `key-pair-id` from the state folder, generating an ECDSA P-256 key
     /// (keyhole's default: the fastest to sign, the smallest cookies) and a CloudFront-style id on first start.
     pub fn load_or_create(state_dir: &Path) -> Result<Self, ServeError> {
@@ -38,7 +43,7 @@ impl LocalKeys {
             path: state_dir.to_path_buf(),
             source,
         })?;
-        let key_path = state_dir.join(SIGNING_KEY_FILE);
+        let key_path = Self::key_path(state_dir);
         let pem = read_or_create(&key_path, || {
             let key = SigningKey::generate(KeyType::EcdsaP256)
                 .map_err(|e| ServeError::Key(format!("generating the signing key: {e}")))?;

@@ -301,6 +301,19 @@ async fn cookies_past_their_time_are_refused_by_the_cookie_check_too() {
 }
 
 #[tokio::test]
+async fn the_stacks_clock_moves_token_checks_too() {
+    let s = start(None).await;
+    let token = s.token("alice").await;
+    assert_eq!(s.session(&token).await.0, 200);
+    // Two hours on, the one-hour token has expired for the signer as well, not only for the
+    // cookie check: every part of the stack reads the same clock.
+    s.clock.0.store(7200, Ordering::Relaxed);
+    let (status, body, _) = s.session(&token).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"], "invalid_token");
+}
+
+#[tokio::test]
 async fn an_expired_policy_is_answered_session_expired_at_the_edge() {
     let s = start(None).await;
     let cookies = s.cookies_for(&format!("/users/{ALICE}/*"), now() - 10);

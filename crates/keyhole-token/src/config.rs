@@ -226,6 +226,24 @@ pub const TOKEN_VARIABLES: [&str; 9] = [
     "TOKEN_LEEWAY_SECONDS",
 ];
 
+/// The variables that choose which issuer is trusted and where its keys are: a local stack with
+/// its own identity provider sets these and leaves the rest (`TOKEN_USE`, `REQUIRED_GROUPS`,
+/// `TOKEN_LEEWAY_SECONDS`) to the user, validated as everywhere.
+pub const ISSUER_VARIABLES: [&str; 6] = [
+    "COGNITO_USER_POOL_ID",
+    "COGNITO_CLIENT_ID",
+    "OIDC_ISSUER",
+    "OIDC_AUDIENCE",
+    "JWKS_URL",
+    "JWKS_FILE",
+];
+
+/// Whether `get` names an issuer (`COGNITO_USER_POOL_ID` or `OIDC_ISSUER`), complete or not.
+pub fn names_an_issuer(get: impl Fn(&str) -> Option<String>) -> bool {
+    let vars = Vars::new(&get);
+    vars.is_set("COGNITO_USER_POOL_ID") || vars.is_set("OIDC_ISSUER")
+}
+
 fn missing(m: MissingPartner) -> ConfigError {
     ConfigError::Missing {
         variable: m.missing,
@@ -253,9 +271,7 @@ fn cognito(vars: &Vars<'_>) -> Result<Option<IssuerConfig>, ConfigError> {
 /// `OIDC_ISSUER` + `OIDC_AUDIENCE`. The audience is what stops a token minted for another
 /// application of the same issuer (say, any Google sign-in anywhere) from being accepted here.
 fn oidc(vars: &Vars<'_>) -> Result<Option<IssuerConfig>, ConfigError> {
-    let Some((issuer, audiences)) = vars
-        .pair("OIDC_ISSUER", "OIDC_AUDIENCE")
-        .map_err(missing)?
+    let Some((issuer, audiences)) = vars.pair("OIDC_ISSUER", "OIDC_AUDIENCE").map_err(missing)?
     else {
         return Ok(None);
     };
@@ -314,7 +330,9 @@ fn leeway(vars: &Vars<'_>) -> Result<u64, ConfigError> {
             .filter(|n| *n <= MAX_LEEWAY_SECONDS)
             .ok_or_else(|| ConfigError::Invalid {
                 variable: "TOKEN_LEEWAY_SECONDS",
-                reason: format!("expected a whole number of seconds from 0 to {MAX_LEEWAY_SECONDS}"),
+                reason: format!(
+                    "expected a whole number of seconds from 0 to {MAX_LEEWAY_SECONDS}"
+                ),
             })
     })
 }
@@ -400,6 +418,33 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn token_variables_lists_every_variable_read() {
+        let asked = std::sync::Mutex::new(Vec::<String>::new());
+        TokenConfig::from_vars(|name| {
+            asked.lock().unwrap().push(name.to_owned());
+            match name {
+                "OIDC_ISSUER" => Some("https://issuer.example".into()),
+                "OIDC_AUDIENCE" => Some("a".into()),
+                _ => None,
+            }
+        })
+        .unwrap();
+        for name in asked.into_inner().unwrap() {
+            assert!(
+                TOKEN_VARIABLES.contains(&name.as_str()),
+                "{name} is read but not listed"
+            );
+        }
+        for name in ISSUER_VARIABLES {
+            assert!(TOKEN_VARIABLES.contains(&name), "{name}");
+        }
+        assert!(names_an_issuer(|n| (n == "OIDC_ISSUER").then(|| "x".into())));
+        assert!(!names_an_issuer(
+            |n| (n == "OIDC_ISSUER").then(|| " ".into())
+        ));
     }
 
     #[test]

@@ -34,8 +34,9 @@ mod verifier;
 
 pub use claims::Claims;
 pub use config::{
-    DEFAULT_JWKS_COOLDOWN, DEFAULT_JWKS_TTL, DEFAULT_LEEWAY_SECONDS, IssuerConfig, IssuerKind,
-    MAX_LEEWAY_SECONDS, TOKEN_VARIABLES, TokenConfig, TokenUse,
+    DEFAULT_JWKS_COOLDOWN, DEFAULT_JWKS_TTL, DEFAULT_LEEWAY_SECONDS, ISSUER_VARIABLES,
+    IssuerConfig, IssuerKind, MAX_LEEWAY_SECONDS, TOKEN_VARIABLES, TokenConfig, TokenUse,
+    names_an_issuer,
 };
 pub use error::{ConfigError, FetchError, KeySetError, Rejection};
 pub use jwks::{KeyKind, KeySet, PublicKey};

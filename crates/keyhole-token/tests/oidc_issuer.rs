@@ -99,7 +99,7 @@ struct ManualClock(AtomicI64);
 
 impl ManualClock {
     fn starting_now() -> Arc<Self> {
-        Arc::new(Self(AtomicI64::new(now() as i64)))
+        Arc::new(Self(AtomicI64::new(now())))
     }
     fn advance(&self, d: Duration) {
         self.0.fetch_add(d.as_secs() as i64, Ordering::SeqCst);

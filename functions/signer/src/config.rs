@@ -150,10 +150,12 @@ fn key_setting(vars: &Vars<'_>) -> Result<KeySetting, Error> {
         return Ok(KeySetting::SecretsManager { secret_id });
     }
     match vars.pair("SIGNING_KEY_FILE", "KEY_PAIR_ID") {
-        Ok(Some((path, key_pair_id))) if is_valid_key_pair_id(&key_pair_id) => Ok(KeySetting::File {
-            path: PathBuf::from(path),
-            key_pair_id,
-        }),
+        Ok(Some((path, key_pair_id))) if is_valid_key_pair_id(&key_pair_id) => {
+            Ok(KeySetting::File {
+                path: PathBuf::from(path),
+                key_pair_id,
+            })
+        }
         Ok(Some(_)) => Err(invalid(
             "KEY_PAIR_ID",
             "must be letters, digits, - or _ (a CloudFront public key id)",

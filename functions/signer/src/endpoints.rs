@@ -126,7 +126,11 @@ async fn get_session(state: &AppState, req: &Request) -> Result<Reply, Failure> 
         expires_at: marker.expires_at,
         scopes: marker.scopes.iter().map(Scope::pattern).collect(),
     });
-    reply.scopes = marker.scopes.iter().map(|s| s.pattern().to_owned()).collect();
+    reply.scopes = marker
+        .scopes
+        .iter()
+        .map(|s| s.pattern().to_owned())
+        .collect();
     Ok(reply)
 }
 

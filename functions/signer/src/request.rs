@@ -236,7 +236,10 @@ mod tests {
             assert_eq!(err.status().as_u16(), status, "{value}");
         }
         let twice = request(
-            &[("authorization", "Bearer a.b.c"), ("authorization", "Bearer d.e.f")],
+            &[
+                ("authorization", "Bearer a.b.c"),
+                ("authorization", "Bearer d.e.f"),
+            ],
             "",
         );
         assert_eq!(token(&twice).unwrap_err().status().as_u16(), 400);

@@ -84,14 +84,18 @@ pub(crate) fn issue(
             .signer
             .cookies(&policy)
             .map_err(|e| Failure::Internal(e.to_string()))?;
-        set_cookies.extend(signed.set_cookie_headers(&config.cookies.at(scope.cookie_path(), Some(ttl))));
+        set_cookies
+            .extend(signed.set_cookie_headers(&config.cookies.at(scope.cookie_path(), Some(ttl))));
     }
     for old in cookies(req, MARKER_COOKIE)
         .into_iter()
         .filter_map(Marker::decode_unverified)
     {
         for stale in old.scopes {
-            if !scopes.iter().any(|s| s.cookie_path() == stale.cookie_path()) {
+            if !scopes
+                .iter()
+                .any(|s| s.cookie_path() == stale.cookie_path())
+            {
                 set_cookies.extend(clear_path(config, stale.cookie_path()));
             }
         }

@@ -75,6 +75,11 @@ impl AppState {
         Some((loaded.signer.key_pair_id().to_owned(), public))
     }
 
+    /// Why the last attempt to load the signing key failed, while no key is loaded.
+    pub async fn key_error(&self) -> Option<String> {
+        self.loading.lock().await.last_error.clone()
+    }
+
     /// Whether a signing key is loaded (requests that need it would not get 503).
     pub fn key_loaded(&self) -> bool {
         self.current().is_some()

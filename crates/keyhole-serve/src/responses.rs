@@ -1,10 +1,38 @@
-//! The XML error bodies that CloudFront (and S3 behind it) answer with, so a client of the local
-//! stack sees the same shapes as in production.
+//! Responses the local stack builds by hand: the XML error bodies that CloudFront (and S3 behind
+//! it) answer with, so a client sees the same shapes as in production; the JSON errors of the
+//! `/session` adapter and the identity provider; and the fallback when a response cannot be built.
 
 use axum::body::Body;
-use axum::http::{HeaderName, Response, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Response, StatusCode, header};
+use serde_json::json;
 
-use crate::assets::{header_value, respond_or_500};
+/// A built response, or a bare 500 when building failed (a header value we made was invalid).
+pub(crate) fn respond_or_500(built: Result<Response<Body>, axum::http::Error>) -> Response<Body> {
+    built.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "building a response failed");
+        let mut resp = Response::new(Body::empty());
+        *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        resp
+    })
+}
+
+/// A header value from text we made; anything unprintable becomes an empty value.
+pub(crate) fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// `{"error", "error_description"}`, never cacheable.
+pub(crate) fn json_error(status: StatusCode, error: &str, description: &str) -> Response<Body> {
+    respond_or_500(
+        Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(Body::from(
+                json!({ "error": error, "error_description": description }).to_string(),
+            )),
+    )
+}
 
 /// `<Error><Code>..</Code><Message>..</Message></Error>` with the XML declaration, as CloudFront
 /// and S3 send it.
