@@ -11,7 +11,7 @@ MOTO_URL    := http://127.0.0.1:$(MOTO_PORT)
 CARGO       ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help run test deps lint test-rust test-node test-browser test-infra bench bench-signer validate deploy sam-build qemu-arm64 \
+.PHONY: help run test deps lint deny cargo-deny test-rust test-node test-browser test-infra bench bench-signer validate deploy sam-build qemu-arm64 \
         moto-start moto-stop clean
 
 help: ## list the targets
@@ -23,7 +23,7 @@ help: ## list the targets
 run: ## start the local stack (keyhole serve) on 127.0.0.1
 	$(CARGO) run --locked --profile local -p keyhole-cli --bin keyhole -- serve $(SERVE_ARGS)
 
-test: deps lint test-rust test-node test-browser test-infra ## everything CI checks
+test: deps lint deny test-rust test-node test-browser test-infra ## everything CI checks
 	@echo "make test: all suites passed"
 
 ## --- what the tests need ------------------------------------------------------------------------
@@ -42,6 +42,32 @@ $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/packag
 lint: ## formatting and clippy, warnings are errors
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+## Supply chain: cargo-deny checks deny.toml's bans (one version of each crate, one TLS stack),
+## licences and sources. Its advisories check needs the RustSec advisory database, a git
+## repository that cargo-deny clones from GitHub. No package registry ships that database, and
+## this machine, like CI, reaches only the package registries: the fetch fails here, and
+## `cargo deny --offline` only opens a copy already on disk. So `make deny` runs advisories when such a
+## copy is present (ADVISORY_DBS/advisory-db-*, where `cargo deny fetch db` puts it on a machine
+## that reaches GitHub; cargo-deny refuses one not fetched for 90 days), and otherwise prints that
+## advisories were NOT checked. Nothing here stands in for the real database.
+CARGO_DENY_VERSION := 0.20.2
+ADVISORY_DBS := $(or $(CARGO_HOME),$(HOME)/.cargo)/advisory-dbs
+
+deny: cargo-deny ## cargo-deny: bans, licences, sources; advisories if a local database exists
+	$(CARGO) deny --locked check bans licenses sources
+	if compgen -G '$(ADVISORY_DBS)/advisory-db-*/.git' >/dev/null; then \
+		$(CARGO) deny --locked --offline check advisories; \
+	else \
+		echo "make deny: advisories NOT checked: no RustSec advisory database under $(ADVISORY_DBS)" \
+			"(run 'cargo deny fetch db' where github.com is reachable)"; \
+	fi
+
+## Installed once into cargo's bin folder, and skipped while that version is there. Built in a
+## temporary folder, not the project's target dir, so it never holds the build lock.
+cargo-deny:
+	[ "$$($(CARGO) deny --version 2>/dev/null)" = "cargo-deny $(CARGO_DENY_VERSION)" ] \
+		|| env -u CARGO_TARGET_DIR $(CARGO) install --locked cargo-deny --version $(CARGO_DENY_VERSION)
 
 ## Rust tests, with a moto server (Secrets Manager, Cognito) on loopback for the tests marked
 ## `#[ignore = "needs moto ..."]`.
