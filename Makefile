@@ -6,13 +6,14 @@ SHELL := /bin/bash
 VENV        := .venv
 PY          := $(VENV)/bin/python
 NODE_DIR    := tests/node
+CDK_DIR     := cdk
 MOTO_PORT   ?= 5055
 MOTO_URL    := http://127.0.0.1:$(MOTO_PORT)
 CARGO       ?= cargo
 export CARGO_TERM_COLOR ?= never
 
 .PHONY: help run test deps lint deny cargo-deny test-rust test-node test-browser test-infra bench bench-signer validate deploy sam-build qemu-arm64 \
-        moto-start moto-stop clean
+        lambda-target test-cdk cdk-synth cdk-pack moto-start moto-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -23,11 +24,13 @@ help: ## list the targets
 run: ## start the local stack (keyhole serve) on 127.0.0.1
 	$(CARGO) run --locked --profile local -p keyhole-cli --bin keyhole -- serve $(SERVE_ARGS)
 
-test: deps lint deny test-rust test-node test-browser test-infra ## everything CI checks
+# test-infra (which runs sam build) comes before test-cdk: the CDK synth then finds both Lambdas
+# compiled in target/sam and only copies them out.
+test: deps lint deny test-rust test-node test-browser test-infra test-cdk ## everything CI checks
 	@echo "make test: all suites passed"
 
 ## --- what the tests need ------------------------------------------------------------------------
-deps: $(VENV)/.installed $(NODE_DIR)/node_modules/.installed ## Python venv, npm packages, Chromium
+deps: $(VENV)/.installed $(NODE_DIR)/node_modules/.installed $(CDK_DIR)/node_modules/.installed ## Python venv, npm packages, Chromium
 
 $(VENV)/.installed: tests/requirements.txt
 	python3 -m venv $(VENV)
@@ -37,6 +40,10 @@ $(VENV)/.installed: tests/requirements.txt
 
 $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CDK_DIR)/node_modules/.installed: $(CDK_DIR)/package.json $(CDK_DIR)/package-lock.json
+	cd $(CDK_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 lint: ## formatting and clippy, warnings are errors
@@ -112,11 +119,43 @@ qemu-arm64:
 	command -v qemu-aarch64 >/dev/null && [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] \
 		|| { apt-get update && apt-get install -y qemu-user libc6-arm64-cross; }
 
-sam-build: deps ## cross-compile both Lambdas for arm64 with cargo-lambda (sam build, offline)
+lambda-target:
 	rustup target list --installed | grep -qx $(LAMBDA_TARGET) || rustup target add $(LAMBDA_TARGET)
+
+sam-build: deps lambda-target ## cross-compile both Lambdas for arm64 with cargo-lambda (sam build, offline)
 	start=$$(date +%s); \
 	$(SAM_ENV) $(VENV)/bin/sam build -t $(SAM_TEMPLATE); \
 	echo "sam build: $$(( $$(date +%s) - start )) s"
+
+## --- the CDK construct (cdk/) ------------------------------------------------------------------
+## The synth runs offline without credentials: no lookups (the example app names its account,
+## region and hosted zone), no notices, no telemetry or version reporting, no version check.
+## Its bundling runs the same cargo-lambda command as sam build with the same CARGO_TARGET_DIR.
+CDK_APP      := node dist/example/app.js
+CDK_OUT      := $(CDK_DIR)/cdk.out
+CDK_TEMPLATE := $(CDK_OUT)/KeyholeExample.template.json
+CDK_ENV      := $(SAM_ENV) CDK_DISABLE_VERSION_CHECK=true CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true
+
+test-cdk: deps ## the CDK construct: unit tests, a real cdk synth, cfn-lint and the template assertions on it, npm pack
+	cd $(CDK_DIR) && npx tsc -p . && node --test --test-reporter=spec dist/test/
+	$(MAKE) cdk-synth
+	$(VENV)/bin/cfn-lint $(CDK_TEMPLATE)
+	KEYHOLE_CDK_TEMPLATE=$(CURDIR)/$(CDK_TEMPLATE) $(VENV)/bin/pytest -q tests/infra/test_template.py -k cdk
+	$(MAKE) cdk-pack
+
+cdk-synth: deps lambda-target ## cdk synth of the example app (cdk/example), building both Lambdas for arm64
+	cd $(CDK_DIR) && npx tsc -p .
+	rm -rf $(CDK_OUT)
+	start=$$(date +%s); \
+	cd $(CDK_DIR) && $(CDK_ENV) npx cdk synth --app "$(CDK_APP)" --output cdk.out --quiet \
+		--no-lookups --no-notices --no-version-reporting; \
+	echo "cdk synth: $$(( $$(date +%s) - start )) s"
+
+cdk-pack: deps ## npm pack of the construct library, then check the tarball works from outside the repository
+	rm -rf $(CDK_DIR)/pack && mkdir -p $(CDK_DIR)/pack/unpacked
+	cd $(CDK_DIR) && npm pack --pack-destination pack --loglevel=error
+	tar -xzf $(CDK_DIR)/pack/keyhole-cdk-*.tgz -C $(CDK_DIR)/pack/unpacked
+	NODE_PATH=$(CURDIR)/$(CDK_DIR)/node_modules node $(CDK_DIR)/scripts/check-pack.js $(CDK_DIR)/pack/unpacked/package .
 
 bench: bench-signer ## benchmarks beside OpenSSL, in one run
 	scripts/bench-sign.sh  # keyhole signs/s per key type and hash beside openssl speed rsa2048 ecdsap256, with ratios
@@ -157,3 +196,4 @@ deploy: deps ## sam build, then sam deploy (guided the first time, which writes 
 clean:
 	$(CARGO) clean
 	rm -rf $(VENV) $(NODE_DIR)/node_modules .aws-sam
+	rm -rf $(CDK_DIR)/node_modules $(CDK_DIR)/dist $(CDK_OUT) $(CDK_DIR)/pack

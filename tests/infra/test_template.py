@@ -1,12 +1,15 @@
 """Assertions over infra/sam-template.yaml after the SAM translator has expanded it, and proof that
 each assertion catches the violation it is about (planted in a copy of the template).
 
-Run with `make test-infra` (or `.venv/bin/pytest tests/infra`). No AWS account or network needed:
-the translator runs offline with a region given to it.
+The same assertions run over the template the CDK construct (cdk/) synthesizes from this one: the
+`cfn` fixture is both. Run with `make test-infra` (the SAM template) and `make test-cdk` (which
+synthesizes the CDK example app first and names its template in KEYHOLE_CDK_TEMPLATE). No AWS
+account or network needed: the translator runs offline with a region given to it.
 """
 
 import copy
 import json
+import os
 import pathlib
 import re
 import subprocess
@@ -38,12 +41,15 @@ SIGNER_VARIABLES = {
 
 
 def translate(sam_template: dict) -> dict:
-    """The CloudFormation template SAM would deploy. CodeUri is replaced by an S3 location first,
-    as `sam package` does after `sam build`; the translator accepts nothing else."""
+    """The CloudFormation template SAM would deploy. A local CodeUri is replaced by an S3 location
+    first, as `sam package` does after `sam build`; the translator accepts nothing else. (The CDK
+    template's CodeUris already name its assets' S3 locations.)"""
     sam_template = copy.deepcopy(sam_template)
     for name, resource in sam_template["Resources"].items():
         if resource["Type"] == "AWS::Serverless::Function":
-            resource["Properties"]["CodeUri"] = f"s3://keyhole-artifacts/{name}.zip"
+            code_uri = resource["Properties"]["CodeUri"]
+            if isinstance(code_uri, str) and not code_uri.startswith("s3://"):
+                resource["Properties"]["CodeUri"] = f"s3://keyhole-artifacts/{name}.zip"
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name="us-east-1"))
     return translator.translate(sam_template, parameter_values={}, get_managed_policy_map=dict)
 
@@ -54,8 +60,22 @@ def source() -> dict:
 
 
 @pytest.fixture(scope="module")
-def cfn(source) -> dict:
+def sam_cfn(source) -> dict:
     return translate(source)
+
+
+CDK_TEMPLATE = "KEYHOLE_CDK_TEMPLATE"
+
+
+@pytest.fixture(scope="module", params=["sam", "cdk"])
+def cfn(request, sam_cfn) -> dict:
+    """Each template the project deploys: the SAM one, and the one the CDK construct makes of it."""
+    if request.param == "sam":
+        return sam_cfn
+    synthesized = os.environ.get(CDK_TEMPLATE)
+    if not synthesized:
+        pytest.skip(f"no synthesized CDK template: `make test-cdk` synthesizes one and sets {CDK_TEMPLATE}")
+    return translate(json.loads(pathlib.Path(synthesized).read_text()))
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -310,9 +330,15 @@ def embedded_edge_check(t: dict, sign_in_url: str = "") -> str:
     return body.replace("${SignInUrl}", sign_in_url).replace("${!", "${")
 
 
+# The one line deployment rewrites. SAM leaves ${SignInUrl} there for CloudFormation to fill in
+# (embedded_edge_check puts "" in); the CDK construct writes the URL in at synth.
+SIGN_IN_URL_LINE = re.compile(r"^(const SIGN_IN_URL = ')(https://[^'\"\\\s]+)?(';)$", re.M)
+
+
 def check_edge_check_matches_source(t: dict) -> None:
     """The deployed code is functions/edge-check/index.js, byte for byte apart from the sign-in URL."""
-    embedded = embedded_edge_check(t)
+    embedded, lines = SIGN_IN_URL_LINE.subn(r"\1\3", embedded_edge_check(t))
+    assert lines == 1, "the edge check has no single SIGN_IN_URL line"
     source = EDGE_CHECK.read_text()
     assert embedded.rstrip("\n") == source.rstrip("\n"), "edge-check code in the template drifted from functions/edge-check/index.js"
     assert len(source.encode()) <= 10 * 1024, "edge check is over CloudFront's 10 KB limit"
@@ -337,8 +363,8 @@ def test_the_template_passes(check, cfn):
     check(cfn)
 
 
-def test_the_sign_in_url_reaches_the_edge_check_line(cfn):
-    code = embedded_edge_check(cfn, "https://login.example.com/")
+def test_the_sign_in_url_reaches_the_edge_check_line(sam_cfn):
+    code = embedded_edge_check(sam_cfn, "https://login.example.com/")
     assert "const SIGN_IN_URL = 'https://login.example.com/';" in code.splitlines()
 
 

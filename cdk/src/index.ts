@@ -1,0 +1,1 @@
+export { Keyhole, KeyholeCustomDomain, KeyholeProps } from './keyhole';
