@@ -8,7 +8,7 @@ use anyhow::Context;
 use keyhole_serve::{ServeOptions, Server};
 
 /// Options of `keyhole serve`. Token, cookie and scope settings come from the same environment
-/// variables as the Lambda (see DESIGN.md); with no issuer set, a development identity provider
+/// variables as the Lambda (see docs/architecture.md); with no issuer set, a development identity provider
 /// signs in the demo users.
 #[derive(clap::Args)]
 pub struct Args {

@@ -51,6 +51,73 @@ fn strings<'a>(claims: &'a Map<String, Value>, name: &str) -> Vec<&'a str> {
     }
 }
 
+/// `exp` has not passed and neither `nbf` nor `iat` lies in the future, within `leeway`.
+fn check_times(
+    exp: i64,
+    nbf: Option<i64>,
+    iat: Option<i64>,
+    now: i64,
+    leeway: i64,
+) -> Result<(), Rejection> {
+    if now >= exp.saturating_add(leeway) {
+        return Err(Rejection::Expired);
+    }
+    let future = |t: Option<i64>| t.is_some_and(|t| t > now.saturating_add(leeway));
+    if future(nbf) || future(iat) {
+        return Err(Rejection::NotYetValid);
+    }
+    Ok(())
+}
+
+/// The token was minted for this application: a Cognito app client (with the accepted token
+/// use) or an OIDC audience.
+fn check_audience(
+    claims: &Map<String, Value>,
+    issuer: &IssuerConfig,
+    config: &TokenConfig,
+) -> Result<(), Rejection> {
+    let (claim, accepted) = match &issuer.kind {
+        IssuerKind::Cognito { client_ids } => {
+            let token_use = string(claims, "token_use").ok_or(Rejection::WrongTokenUse)?;
+            if !config.token_use().accepts(token_use) {
+                return Err(Rejection::WrongTokenUse);
+            }
+            // Id tokens carry the app client in `aud`, access tokens in `client_id`.
+            let claim = if token_use == "id" {
+                "aud"
+            } else {
+                "client_id"
+            };
+            (claim, client_ids)
+        }
+        IssuerKind::Oidc { audiences } => ("aud", audiences),
+    };
+    let presented = strings(claims, claim);
+    if presented.iter().any(|p| accepted.iter().any(|ok| ok == p)) {
+        Ok(())
+    } else {
+        Err(Rejection::WrongAudience)
+    }
+}
+
+/// The user's groups (`cognito:groups` and `groups`, without repeats), which must include one
+/// of `required` when it is not empty.
+fn groups(claims: &Map<String, Value>, required: &[String]) -> Result<Vec<String>, Rejection> {
+    let mut groups: Vec<String> = Vec::new();
+    for g in strings(claims, "cognito:groups")
+        .into_iter()
+        .chain(strings(claims, "groups"))
+    {
+        if !groups.iter().any(|have| have == g) {
+            groups.push(g.to_owned());
+        }
+    }
+    if !required.is_empty() && !groups.iter().any(|g| required.contains(g)) {
+        return Err(Rejection::MissingGroup);
+    }
+    Ok(groups)
+}
+
 /// Checks the claims of a token whose signature verified with `issuer`'s key.
 ///
 /// `now` is in seconds since the epoch. Order matters only for which reason is reported when
@@ -76,55 +143,9 @@ pub(crate) fn check(
     let nbf = numeric_date(claims, "nbf")?;
     let iat = numeric_date(claims, "iat")?;
 
-    if now >= exp.saturating_add(leeway) {
-        return Err(Rejection::Expired);
-    }
-    let future = |t: Option<i64>| t.is_some_and(|t| t > now.saturating_add(leeway));
-    if future(nbf) || future(iat) {
-        return Err(Rejection::NotYetValid);
-    }
-
-    match &issuer.kind {
-        IssuerKind::Cognito { client_ids } => {
-            let token_use = string(claims, "token_use").ok_or(Rejection::WrongTokenUse)?;
-            if !config.token_use().accepts(token_use) {
-                return Err(Rejection::WrongTokenUse);
-            }
-            // Id tokens carry the app client in `aud`, access tokens in `client_id`.
-            let audience_claim = if token_use == "id" {
-                "aud"
-            } else {
-                "client_id"
-            };
-            let presented = strings(claims, audience_claim);
-            if !presented
-                .iter()
-                .any(|c| client_ids.iter().any(|id| id == c))
-            {
-                return Err(Rejection::WrongAudience);
-            }
-        }
-        IssuerKind::Oidc { audiences } => {
-            let presented = strings(claims, "aud");
-            if !presented.iter().any(|a| audiences.iter().any(|ok| ok == a)) {
-                return Err(Rejection::WrongAudience);
-            }
-        }
-    }
-
-    let mut groups: Vec<String> = Vec::new();
-    for g in strings(claims, "cognito:groups")
-        .into_iter()
-        .chain(strings(claims, "groups"))
-    {
-        if !groups.iter().any(|have| have == g) {
-            groups.push(g.to_owned());
-        }
-    }
-    let required = config.required_groups();
-    if !required.is_empty() && !groups.iter().any(|g| required.contains(g)) {
-        return Err(Rejection::MissingGroup);
-    }
+    check_times(exp, nbf, iat, now, leeway)?;
+    check_audience(claims, issuer, config)?;
+    let groups = groups(claims, config.required_groups())?;
 
     let username = ["cognito:username", "username", "preferred_username"]
         .iter()

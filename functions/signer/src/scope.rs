@@ -131,6 +131,34 @@ pub fn is_well_formed_path(path: &str) -> bool {
     })
 }
 
+/// Literal text and placeholders of a template's body (without its final `/*`).
+fn parse_parts(body: &str) -> Result<Vec<Part>, &'static str> {
+    let mut parts = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('{') {
+            let close = after.find('}').ok_or("unclosed {")?;
+            let placeholder = Placeholder::parse(&after[..close])
+                .ok_or("unknown placeholder; use {sub}, {username}, {group} or {sub_hash}")?;
+            parts.push(Part::Value(placeholder));
+            rest = &after[close + 1..];
+        } else {
+            let end = rest.find('{').unwrap_or(rest.len());
+            let literal = &rest[..end];
+            if let Some(bad) = literal.chars().find(|c| !is_safe_char(*c) && *c != '/') {
+                return Err(if bad == '*' || bad == '?' {
+                    "wildcards are allowed only as a final /*"
+                } else {
+                    "only letters, digits, - _ . and / may appear outside placeholders"
+                });
+            }
+            parts.push(Part::Literal(literal.to_owned()));
+            rest = &rest[end..];
+        }
+    }
+    Ok(parts)
+}
+
 impl ScopeTemplate {
     /// Parses one template. Literal text may hold only safe characters and `/`; placeholders are
     /// `{sub}`, `{username}`, `{group}` and `{sub_hash}`; the template ends in `/*` (a prefix) or
@@ -150,31 +178,7 @@ impl ScopeTemplate {
         if !prefix && template.ends_with('/') {
             return Err(err("must end in /* (a prefix) or name one object"));
         }
-        let mut parts = Vec::new();
-        let mut rest = body;
-        while !rest.is_empty() {
-            if let Some(after) = rest.strip_prefix('{') {
-                let close = after.find('}').ok_or_else(|| err("unclosed {"))?;
-                let name = &after[..close];
-                let placeholder = Placeholder::parse(name).ok_or_else(|| {
-                    err("unknown placeholder; use {sub}, {username}, {group} or {sub_hash}")
-                })?;
-                parts.push(Part::Value(placeholder));
-                rest = &after[close + 1..];
-            } else {
-                let end = rest.find('{').unwrap_or(rest.len());
-                let literal = &rest[..end];
-                if let Some(bad) = literal.chars().find(|c| !is_safe_char(*c) && *c != '/') {
-                    return Err(if bad == '*' || bad == '?' {
-                        err("wildcards are allowed only as a final /*")
-                    } else {
-                        err("only letters, digits, - _ . and / may appear outside placeholders")
-                    });
-                }
-                parts.push(Part::Literal(literal.to_owned()));
-                rest = &rest[end..];
-            }
-        }
+        let mut parts = parse_parts(body).map_err(err)?;
         if prefix {
             parts.push(Part::Literal("/*".to_owned()));
         }
@@ -239,6 +243,30 @@ impl ScopeTemplate {
         out
     }
 
+    /// `{sub}` and `{username}`, where used, are present and safe to substitute.
+    fn check_user_values(&self, claims: &ScopeClaims<'_>) -> Result<(), String> {
+        for placeholder in [Placeholder::Sub, Placeholder::Username] {
+            if !self.uses(placeholder) {
+                continue;
+            }
+            let value = match placeholder {
+                Placeholder::Sub => Some(claims.sub),
+                _ => claims.username,
+            };
+            match value {
+                None => return Err(format!("the token has no {}", placeholder.name())),
+                Some(v) if !is_safe_value(v) => {
+                    return Err(format!(
+                        "{{{}}} holds characters outside [A-Za-z0-9._-] (or ..); not substituted",
+                        placeholder.name()
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Expands this template for one user: no scope, one, or (with `{group}`) one per group.
     fn expand_into(&self, claims: &ScopeClaims<'_>, out: &mut Expansion) {
         let drop = |out: &mut Expansion, reason: String| {
@@ -252,27 +280,8 @@ impl ScopeTemplate {
         } else {
             String::new()
         };
-        for placeholder in [Placeholder::Sub, Placeholder::Username] {
-            if !self.uses(placeholder) {
-                continue;
-            }
-            let value = match placeholder {
-                Placeholder::Sub => Some(claims.sub),
-                _ => claims.username,
-            };
-            match value {
-                None => return drop(out, format!("the token has no {}", placeholder.name())),
-                Some(v) if !is_safe_value(v) => {
-                    return drop(
-                        out,
-                        format!(
-                            "{{{}}} holds characters outside [A-Za-z0-9._-] (or ..); not substituted",
-                            placeholder.name()
-                        ),
-                    );
-                }
-                Some(_) => {}
-            }
+        if let Err(reason) = self.check_user_values(claims) {
+            return drop(out, reason);
         }
         let groups: Vec<Option<&str>> = if self.uses(Placeholder::Group) {
             if claims.groups.is_empty() {
