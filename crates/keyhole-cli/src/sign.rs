@@ -38,7 +38,8 @@ pub struct Common {
     /// Allowed client IPv4 address or CIDR (custom policy only).
     #[arg(long)]
     ip: Option<String>,
-    /// Hash: sha256 (adds Hash-Algorithm=SHA256) or sha1 (CloudFront's default; RSA keys only).
+    /// Hash: sha256 (adds Hash-Algorithm=SHA256) or sha1 (what CloudFront assumes when no
+    /// Hash-Algorithm is sent, for RSA and ECDSA keys).
     #[arg(long, default_value = "sha256")]
     hash: String,
     /// Use a canned policy (Expires instead of Policy): exact resource, no --starts or --ip.

@@ -36,9 +36,6 @@ pub enum KeyError {
 /// Why a signature could not be produced.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignError {
-    /// ECDSA keys are used with SHA-256 only.
-    #[error("ECDSA keys sign with SHA-256 only: use --hash sha256 (Hash-Algorithm=SHA256)")]
-    EcdsaNeedsSha256,
     /// The policy could not be built.
     #[error(transparent)]
     Policy(#[from] PolicyError),

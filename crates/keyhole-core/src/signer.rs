@@ -22,8 +22,8 @@ pub struct Signer {
 
 impl Signer {
     /// Bundles a key with its CloudFront key pair id (the public key id, e.g. `K2JCJMDEHXQW5F`).
-    /// An ECDSA key with SHA-1 is accepted here but every signature then fails with
-    /// [`SignError::EcdsaNeedsSha256`].
+    /// Any key type signs with either hash; SHA-256 is keyhole's choice, SHA-1 what CloudFront
+    /// assumes when no `Hash-Algorithm` is sent.
     pub fn new(key: SigningKey, key_pair_id: impl Into<String>, hash: HashAlgorithm) -> Self {
         Signer {
             key,

@@ -242,6 +242,7 @@ mod tests {
         vec![
             (KeyType::Rsa2048, HashAlgorithm::Sha1),
             (KeyType::Rsa2048, HashAlgorithm::Sha256),
+            (KeyType::EcdsaP256, HashAlgorithm::Sha1),
             (KeyType::EcdsaP256, HashAlgorithm::Sha256),
         ]
     }
@@ -343,11 +344,47 @@ mod tests {
     }
 
     #[test]
-    fn ecdsa_with_sha1_is_refused_when_signing() {
-        let (signer, _) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha1);
+    fn ecdsa_with_sha1_signs_without_a_hash_algorithm_cookie_and_verifies() {
+        // CloudFront's default hash for ECDSA keys too: nothing announces it.
+        let (signer, verifier) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha1);
+        let c = signer.cookies(&Policy::new(SCOPE, 2000).unwrap()).unwrap();
+        assert_eq!(c.get("CloudFront-Hash-Algorithm"), None);
+        assert!(
+            verifier
+                .verify_cookies(&as_refs(&c.pairs()), URL, None, 1)
+                .is_ok()
+        );
+        let url = signer.canned_url(URL, 2000).unwrap();
+        assert!(!url.contains("Hash-Algorithm"), "{url}");
+        assert!(verifier.verify_url(&url, None, 1).is_ok());
+    }
+
+    #[test]
+    fn an_ecdsa_signature_checked_under_the_other_hash_is_a_bad_signature() {
+        let (sha1, verifier) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha1);
+        let (sha256, _) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
+        let policy = Policy::new(SCOPE, 2000).unwrap();
+        let announced_sha256: Vec<(&str, String)> = sha1
+            .cookies(&policy)
+            .unwrap()
+            .pairs()
+            .into_iter()
+            .chain([("CloudFront-Hash-Algorithm", "SHA256".to_string())])
+            .collect();
         assert_eq!(
-            signer.canned_cookies(URL, 10).err(),
-            Some(crate::SignError::EcdsaNeedsSha256)
+            verifier.verify_cookies(&as_refs(&announced_sha256), URL, None, 1),
+            Err(VerifyError::BadSignature)
+        );
+        let unannounced: Vec<(&str, String)> = sha256
+            .cookies(&policy)
+            .unwrap()
+            .pairs()
+            .into_iter()
+            .filter(|(n, _)| *n != "CloudFront-Hash-Algorithm")
+            .collect();
+        assert_eq!(
+            verifier.verify_cookies(&as_refs(&unannounced), URL, None, 1),
+            Err(VerifyError::BadSignature)
         );
     }
 
@@ -576,7 +613,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
         fn sign_then_verify_round_trips(
-            which in 0usize..3,
+            which in 0usize..4,
             sub in "[a-zA-Z0-9_-]{1,20}",
             file in "[a-zA-Z0-9._-]{1,20}",
             expires in 1i64..4_000_000_000,
