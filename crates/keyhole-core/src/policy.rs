@@ -175,8 +175,10 @@ impl Policy {
         self.date_greater_than.is_some() || self.ip.is_some()
     }
 
-    /// Checks the window is not empty (start before expiry).
+    /// Checks what signing needs: a Resource CloudFront can match (see [`check_resource`]) and a
+    /// window that is not empty (start before expiry).
     pub fn validate(&self) -> Result<(), PolicyError> {
+        check_resource(&self.resource)?;
         match self.date_greater_than {
             Some(starts) if starts >= self.date_less_than => Err(PolicyError::EmptyWindow {
                 starts,
@@ -278,6 +280,30 @@ pub fn resource_matches(pattern: &str, url: &str) -> bool {
         None => return u.query.is_none() && p.matches_head(&u),
     };
     p.matches_head(&u) && glob(query_pattern, u.query.unwrap_or(""))
+}
+
+/// Refuses a Resource that no request could match, so that nothing signs it: `*` alone, a URL
+/// whose protocol can be `http` or `https` (`https://`, `http*://`, `*://`) with a domain, or a
+/// domain starting with `*` and no protocol (`*example.com`), and no whitespace (browsers send
+/// spaces as `%20`).
+pub fn check_resource(resource: &str) -> Result<(), PolicyError> {
+    if resource.is_empty() {
+        return Err(PolicyError::EmptyResource);
+    }
+    if resource == "*" {
+        return Ok(());
+    }
+    let usable = !resource.chars().any(|c| c.is_ascii_whitespace())
+        && Sections::of_pattern(resource).is_some_and(|p| {
+            p.protocol
+                .is_some_and(|proto| glob(proto, "http") || glob(proto, "https"))
+                && !p.domain.is_empty()
+        });
+    if usable {
+        Ok(())
+    } else {
+        Err(PolicyError::NotAUrl(resource.to_string()))
+    }
 }
 
 /// A Resource or a request URL cut into CloudFront's sections. `protocol` and `domain` are `None`
@@ -578,6 +604,35 @@ mod tests {
             "https://d/users/abc/*",
             "/users/abc/cat.png"
         ));
+    }
+
+    #[test]
+    fn resources_no_request_could_match_are_refused_for_signing() {
+        for bad in [
+            "not a url",
+            "d.example/users/*",
+            "/users/abc/*",
+            "ftp://d.example/a.png",
+            "https:///a.png",
+            "https://d.example/a b.png",
+        ] {
+            assert_eq!(
+                Policy::new(bad, 10).unwrap().validate(),
+                Err(PolicyError::NotAUrl(bad.into())),
+                "{bad}"
+            );
+        }
+        for good in [
+            "*",
+            "*example.com",
+            "https://*",
+            "http*://d.example/*",
+            "*://d.example/a.png?v=1",
+            "https://d.example",
+            "http://127.0.0.1:8080/users/u1/*",
+        ] {
+            assert_eq!(Policy::new(good, 10).unwrap().validate(), Ok(()), "{good}");
+        }
     }
 
     #[test]

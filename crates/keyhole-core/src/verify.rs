@@ -191,10 +191,12 @@ impl Verifier {
         if policy.starts_at().is_some_and(|starts| now < starts) {
             return Err(VerifyError::NotYetValid);
         }
-        if let Some(range) = policy.ip_range()
-            && !client_ip.is_some_and(|ip| range.contains(ip))
-        {
-            return Err(VerifyError::IpNotAllowed);
+        if let Some(range) = policy.ip_range() {
+            match client_ip {
+                None => return Err(VerifyError::SourceIpRequired(range.to_string())),
+                Some(ip) if !range.contains(ip) => return Err(VerifyError::IpNotAllowed),
+                Some(_) => {}
+            }
         }
         Ok(Grant {
             key_pair_id: key_pair_id.to_string(),
@@ -344,6 +346,18 @@ mod tests {
     }
 
     #[test]
+    fn resources_that_are_not_urls_are_refused_for_every_form() {
+        let (signer, _) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
+        let refused = Err(crate::SignError::Policy(crate::PolicyError::NotAUrl(
+            "not a url".into(),
+        )));
+        assert_eq!(signer.canned_cookies("not a url", 10).map(|_| ()), refused);
+        let policy = Policy::new("not a url", 10).unwrap();
+        assert_eq!(signer.cookies(&policy).map(|_| ()), refused);
+        assert_eq!(signer.signed_url(URL, &policy).map(|_| ()), refused);
+    }
+
+    #[test]
     fn ecdsa_with_sha1_signs_without_a_hash_algorithm_cookie_and_verifies() {
         // CloudFront's default hash for ECDSA keys too: nothing announces it.
         let (signer, verifier) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha1);
@@ -445,7 +459,7 @@ mod tests {
     }
 
     #[test]
-    fn clients_outside_the_ip_range_are_not_allowed() {
+    fn clients_outside_the_ip_range_or_without_an_address_are_not_allowed() {
         let (signer, verifier) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
         let policy = Policy::new(SCOPE, 2000)
             .unwrap()
@@ -463,7 +477,7 @@ mod tests {
         );
         assert_eq!(
             verifier.verify_cookies(&c, URL, None, 1),
-            Err(VerifyError::IpNotAllowed)
+            Err(VerifyError::SourceIpRequired("192.0.2.0/24".into()))
         );
     }
 
