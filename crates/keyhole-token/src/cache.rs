@@ -19,6 +19,8 @@ struct State {
     last_attempt: Option<Duration>,
     /// The `jwks_uri` found by discovery, kept once known.
     discovered_url: Option<String>,
+    /// Why the last fetch failed; cleared by a successful one.
+    last_error: Option<FetchError>,
 }
 
 /// One issuer's cached key set.
@@ -56,6 +58,15 @@ impl IssuerKeys {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         state.keys = Some(Arc::new(keys));
         state.fetched_at = Some(now);
+    }
+
+    /// Why the last fetch of this issuer's key set failed, unless one has succeeded since.
+    pub(crate) fn last_error(&self) -> Option<FetchError> {
+        self.state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last_error
+            .clone()
     }
 
     fn lookup(&self, kid: Option<&str>, now: Duration, ttl: Duration) -> Lookup {
@@ -119,9 +130,14 @@ impl IssuerKeys {
                 let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
                 state.keys = Some(Arc::new(keys));
                 state.fetched_at = Some(now);
+                state.last_error = None;
             }
             Err(e) => {
                 tracing::warn!(issuer = %self.issuer.issuer, error = %e, "JWKS fetch failed; keeping the last good key set");
+                self.state
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .last_error = Some(e);
             }
         }
         settle(self.lookup(kid, now, ttl))
