@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use keyhole_core::{KeyType, SigningKey};
 
+use crate::output::outln;
+
 /// Options of `keyhole keygen`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -50,15 +52,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     write_private(&private, &key.private_key_pem())?;
     fs::write(&public, key.public_key_pem())
         .with_context(|| format!("writing {}", public.display()))?;
-    println!("{kind} key pair written:");
-    println!(
+    outln!("{kind} key pair written:")?;
+    outln!(
         "  {}  (secret: store it in Secrets Manager or SIGNING_KEY_FILE)",
         private.display()
-    );
-    println!(
+    )?;
+    outln!(
         "  {}  (paste into a CloudFront public key)",
         public.display()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

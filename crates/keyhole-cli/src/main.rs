@@ -2,13 +2,21 @@
 //! cookies and URLs, and (from their own modules) token checks and the local stack.
 //!
 //! `main` only parses arguments and dispatches; each subcommand lives in its own module and returns
-//! an exit code. Errors print as one line, `keyhole: <what went wrong>`, never a panic.
+//! an exit code. Errors print as one line, `keyhole: <what went wrong>`, never a panic; output goes
+//! through [`output`], so a closed standard output ends the command quietly.
+//!
+//! Exit codes: 0 success (or standard output closed by its reader), 1 bad input or a check that
+//! could not be made, 2 usage (clap), 3 denied or refused (`verify`, `token verify`).
+
+// Every byte for the terminal goes through `output`, which never panics on a closed pipe.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod keygen;
+mod output;
 mod serve;
 mod sign;
 mod token;
@@ -50,8 +58,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // Whoever read our output stopped (`| head`): nothing is wrong and nobody is listening.
+        Err(error) if error.downcast_ref::<output::StdoutClosed>().is_some() => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("keyhole: {error:#}");
+            output::errln!("keyhole: {error:#}");
             ExitCode::FAILURE
         }
     }

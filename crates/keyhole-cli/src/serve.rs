@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use keyhole_serve::{ServeOptions, Server};
 
+use crate::output::{errln, outln};
+
 /// Options of `keyhole serve`. Token, cookie and scope settings come from the same environment
 /// variables as the Lambda (see docs/architecture.md); with no issuer set, a development identity provider
 /// signs in the demo users.
@@ -54,9 +56,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let server = Server::bind(options, |name| std::env::var(name).ok()).await.context("keyhole serve")?;
         if !args.host.is_loopback() {
-            eprintln!("keyhole: warning: listening on {} exposes the development identity provider to the network", args.host);
+            errln!("keyhole: warning: listening on {} exposes the development identity provider to the network", args.host);
         }
-        println!("{}", server.banner());
+        // A closed standard output (`keyhole serve | head -1`) ends the server here, quietly.
+        outln!("{}", server.banner())?;
         server.run(shutdown()).await.context("keyhole serve")?;
         Ok(ExitCode::SUCCESS)
     })

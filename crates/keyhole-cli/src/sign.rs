@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use keyhole_core::{
     CookieAttributes, HashAlgorithm, IpRange, Policy, SameSite, Signer, SigningKey,
+    is_valid_key_pair_id,
 };
 
+use crate::output::{errln, outln};
 use crate::when;
 
 /// `keyhole sign` subcommands.
@@ -26,19 +28,24 @@ pub struct Common {
     /// Private key PEM file (RSA-2048 or ECDSA P-256; PKCS#1, SEC1 or PKCS#8).
     #[arg(long)]
     key: PathBuf,
-    /// CloudFront public key id the key is registered under.
+    /// CloudFront public key id the key is registered under (letters, digits, - and _).
     #[arg(long)]
     key_pair_id: String,
-    /// Expiry: epoch seconds, RFC 3339, or +1h / +30m / +7d.
-    #[arg(long)]
+    /// Expiry: epoch seconds, RFC 3339, or an offset from now such as +1h / +30m / +7d. A time
+    /// already past is refused unless --allow-past (write a negative offset as --expires=-1h).
+    #[arg(long, allow_hyphen_values = true)]
     expires: String,
-    /// Not valid before (custom policy only): same forms as --expires.
+    /// Sign even when --expires is already past (for tests and known answers); warns on stderr.
     #[arg(long)]
+    allow_past: bool,
+    /// Not valid before (custom policy only): same forms as --expires.
+    #[arg(long, allow_hyphen_values = true)]
     starts: Option<String>,
     /// Allowed client IPv4 address or CIDR (custom policy only).
     #[arg(long)]
     ip: Option<String>,
-    /// Hash: sha256 (adds Hash-Algorithm=SHA256) or sha1 (CloudFront's default; RSA keys only).
+    /// Hash: sha256 (adds Hash-Algorithm=SHA256) or sha1 (what CloudFront assumes when no
+    /// Hash-Algorithm is sent, for RSA and ECDSA keys).
     #[arg(long, default_value = "sha256")]
     hash: String,
     /// Use a canned policy (Expires instead of Policy): exact resource, no --starts or --ip.
@@ -100,8 +107,29 @@ struct Prepared {
 impl Prepared {
     fn new(common: &Common) -> anyhow::Result<Self> {
         let now = when::now();
+        if !is_valid_key_pair_id(&common.key_pair_id) {
+            bail!(
+                "invalid --key-pair-id {:?}: a CloudFront public key id is letters, digits, - and _ (e.g. K2JCJMDEHXQW5F)",
+                common.key_pair_id
+            );
+        }
         let hash: HashAlgorithm = common.hash.parse().map_err(anyhow::Error::msg)?;
         let expires = when::parse(&common.expires, now).context("--expires")?;
+        if expires <= now {
+            let past = format!(
+                "--expires {} is {} ({}), not after now ({})",
+                common.expires,
+                when::show(expires),
+                expires,
+                when::show(now)
+            );
+            if !common.allow_past {
+                bail!(
+                    "{past}: CloudFront would refuse it as expired; give a later time, or add --allow-past to sign it anyway"
+                );
+            }
+            errln!("keyhole: warning: {past}: CloudFront will refuse it as expired");
+        }
         let starts = common
             .starts
             .as_deref()
@@ -166,7 +194,7 @@ fn cookies(args: CookieArgs) -> anyhow::Result<ExitCode> {
         };
         attrs.validate()?;
         for line in cookies.set_cookie_headers(&attrs) {
-            println!("Set-Cookie: {line}");
+            outln!("Set-Cookie: {line}")?;
         }
     } else {
         let map: serde_json::Map<String, serde_json::Value> = cookies
@@ -174,7 +202,7 @@ fn cookies(args: CookieArgs) -> anyhow::Result<ExitCode> {
             .into_iter()
             .map(|(name, value)| (name.to_string(), serde_json::Value::String(value)))
             .collect();
-        println!("{}", serde_json::Value::Object(map));
+        outln!("{}", serde_json::Value::Object(map))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -192,6 +220,6 @@ fn url(args: UrlArgs) -> anyhow::Result<ExitCode> {
             .signer
             .signed_url(&args.url, &prepared.policy(resource)?)?
     };
-    println!("{signed}");
+    outln!("{signed}")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,11 +2,13 @@
 //! with the same environment variables (`COGNITO_USER_POOL_ID`, `OIDC_ISSUER`, `JWKS_URL`,
 //! `TOKEN_USE`, `REQUIRED_GROUPS`, ...), and prints the verified claims as JSON.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use keyhole_token::{TokenConfig, TokenVerifier};
+use anyhow::{Context, bail};
+use keyhole_token::{Claims, Rejection, TokenConfig, TokenVerifier};
+
+use crate::output::{errln, outln};
 
 /// Exit status when the token is refused (configuration and I/O errors exit 1).
 const REFUSED: u8 = 3;
@@ -19,7 +21,8 @@ const STDIN_LIMIT: u64 = 64 * 1024;
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Verify a JWT as the signer would; print its claims as JSON (exit 0) or the reason it is
-    /// refused (exit 3). Configured by the same environment variables as the signer.
+    /// refused (exit 3). Configured by the same environment variables as the signer; an
+    /// unreachable issuer key set is an error naming the URL and the cause (exit 1).
     Verify(VerifyArgs),
 }
 
@@ -44,24 +47,29 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             } else {
                 args.token
             };
-            verify(
-                &token,
-                |name| std::env::var(name).ok(),
-                &mut std::io::stdout(),
-                &mut std::io::stderr(),
-            )
+            match verify(&token, |name| std::env::var(name).ok())? {
+                Ok(claims) => {
+                    let json =
+                        serde_json::to_string_pretty(&claims).context("encoding the claims")?;
+                    outln!("{json}")?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(reason) => {
+                    errln!("keyhole: token refused: {reason}");
+                    Ok(ExitCode::from(REFUSED))
+                }
+            }
         }
     }
 }
 
-/// The whole command with its inputs passed in, so it is testable without touching the
-/// process environment.
+/// The check itself, with the environment passed in so it is testable without touching the
+/// process environment: the verified claims, the reason the token is refused, or an error when
+/// no verdict could be reached (configuration, or an issuer key set that cannot be fetched).
 fn verify(
     token: &str,
     vars: impl Fn(&str) -> Option<String>,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<Result<Claims, Rejection>> {
     let token = token.trim();
     let token = token.strip_prefix("Bearer ").unwrap_or(token).trim();
     let config = TokenConfig::from_vars(vars).context("token configuration")?;
@@ -71,15 +79,21 @@ fn verify(
         .build()
         .context("starting the async runtime")?;
     match runtime.block_on(verifier.verify(token)) {
-        Ok(claims) => {
-            serde_json::to_writer_pretty(&mut *out, &claims).context("writing the claims")?;
-            writeln!(out).context("writing the claims")?;
-            Ok(ExitCode::SUCCESS)
+        // Says nothing about the token: tell the operator which URL failed and why.
+        Err(Rejection::KeySetUnavailable) => {
+            let causes: Vec<String> = verifier
+                .config()
+                .issuers()
+                .iter()
+                .filter_map(|issuer| verifier.key_set_error(&issuer.issuer))
+                .map(|e| e.to_string())
+                .collect();
+            if causes.is_empty() {
+                bail!("{}", Rejection::KeySetUnavailable);
+            }
+            bail!("{}: {}", Rejection::KeySetUnavailable, causes.join("; "));
         }
-        Err(reason) => {
-            writeln!(err, "keyhole: token refused: {reason}").context("writing the reason")?;
-            Ok(ExitCode::from(REFUSED))
-        }
+        verdict => Ok(verdict),
     }
 }
 
@@ -106,26 +120,11 @@ mod tests {
         }
     }
 
-    fn run_with(
-        token: &str,
-        vars: impl Fn(&str) -> Option<String>,
-    ) -> (anyhow::Result<ExitCode>, String, String) {
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = verify(token, vars, &mut out, &mut err);
-        (
-            code,
-            String::from_utf8(out).unwrap(),
-            String::from_utf8(err).unwrap(),
-        )
-    }
-
     #[test]
-    fn a_valid_token_prints_its_claims_as_json() {
+    fn a_valid_token_gives_its_claims() {
         let token = std::fs::read_to_string(testdata("oidc-rs256.jwt")).unwrap();
-        let (code, out, err) = run_with(&format!("Bearer {token}\n"), vars);
-        assert_eq!(code.unwrap(), ExitCode::SUCCESS);
-        assert!(err.is_empty());
-        let claims: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let claims = verify(&format!("Bearer {token}\n"), vars).unwrap().unwrap();
+        let claims = serde_json::to_value(&claims).unwrap();
         assert_eq!(claims["sub"], "0b7c1e2a-5f1d-4c1e-9f0a-3d2b1c0e9f8a");
         assert_eq!(claims["issuer"], "https://issuer.example");
         assert_eq!(claims["expiresAt"], 4_102_444_800_i64);
@@ -133,27 +132,42 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_token_prints_the_reason_and_exits_3() {
+    fn a_refused_token_gives_a_reason_that_never_echoes_it() {
         let token = std::fs::read_to_string(testdata("oidc-es256.jwt")).unwrap();
         let tampered = token.trim().replacen("eyJ", "eyK", 2);
         for bad in ["not-a-token", tampered.as_str()] {
-            let (code, out, err) = run_with(bad, vars);
-            assert_eq!(code.unwrap(), ExitCode::from(REFUSED));
-            assert!(out.is_empty());
-            assert!(err.starts_with("keyhole: token refused: "), "{err}");
-            assert!(!err.contains(bad), "the reason never echoes the token");
+            let reason = verify(bad, vars).unwrap().unwrap_err().to_string();
+            assert!(!reason.is_empty());
+            assert!(!reason.contains(bad), "the reason never echoes the token");
         }
     }
 
     #[test]
+    fn an_unreachable_key_set_is_an_error_naming_the_url_and_the_cause() {
+        let token = std::fs::read_to_string(testdata("oidc-rs256.jwt")).unwrap();
+        let without_file = |name: &str| match name {
+            "JWKS_FILE" => None,
+            other => vars(other),
+        };
+        let message = format!("{:#}", verify(&token, without_file).unwrap_err());
+        assert!(
+            message.starts_with(
+                "issuer key set unavailable: fetching http://127.0.0.1:9/jwks.json failed: connection failed: "
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn missing_configuration_is_an_error_naming_the_variable() {
-        let (code, _, _) = run_with("a.b.c", |_| None);
-        let message = format!("{:#}", code.unwrap_err());
+        let message = format!("{:#}", verify("a.b.c", |_| None).unwrap_err());
         assert!(message.contains("COGNITO_USER_POOL_ID"), "{message}");
-        let (code, _, _) = run_with("a.b.c", |name| match name {
+        let only_issuer = |name: &str| match name {
             "OIDC_ISSUER" => Some("https://issuer.example".into()),
             _ => None,
-        });
-        assert!(format!("{:#}", code.unwrap_err()).contains("OIDC_AUDIENCE"));
+        };
+        assert!(
+            format!("{:#}", verify("a.b.c", only_issuer).unwrap_err()).contains("OIDC_AUDIENCE")
+        );
     }
 }

@@ -5,9 +5,12 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use keyhole_core::{Verifier, VerifyingKey, parse_cookie_header};
+use anyhow::{Context, bail};
+use keyhole_core::{
+    Verifier, VerifyError, VerifyingKey, is_valid_key_pair_id, parse_cookie_header,
+};
 
+use crate::output::{errln, outln};
 use crate::when;
 
 /// Exit status when the input is well-formed but CloudFront would refuse it.
@@ -32,15 +35,22 @@ pub struct Args {
     /// The URL requested with --cookies.
     #[arg(long)]
     request_url: Option<String>,
-    /// Client IP address, checked against the policy's IpAddress.
+    /// Client IP address, checked against the policy's IpAddress (required when it has one).
     #[arg(long)]
     ip: Option<IpAddr>,
-    /// Check as of this time (epoch seconds, RFC 3339, +1h); default now.
-    #[arg(long)]
+    /// Check as of this time (epoch seconds, RFC 3339, +1h or -1h); default now.
+    #[arg(long, allow_hyphen_values = true)]
     at: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(id) = args.key_pair_id.as_deref()
+        && !is_valid_key_pair_id(id)
+    {
+        bail!(
+            "invalid --key-pair-id {id:?}: a CloudFront public key id is letters, digits, - and _ (e.g. K2JCJMDEHXQW5F)"
+        );
+    }
     let now = when::now();
     let at = match &args.at {
         Some(text) => when::parse(text, now).context("--at")?,
@@ -78,27 +88,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .with_key(id, key)
                 .verify_cookies(&cookies, request_url, args.ip, at)
         }
-        _ => anyhow::bail!("give --url, or --cookies with --request-url"),
+        _ => bail!("give --url, or --cookies with --request-url"),
     };
     match result {
         Ok(grant) => {
-            println!("allowed: {}", grant.resource);
-            println!(
+            outln!("allowed: {}", grant.resource)?;
+            outln!(
                 "  until {} ({})",
                 when::show(grant.expires_at),
                 grant.expires_at
-            );
+            )?;
             if let Some(starts) = grant.starts_at {
-                println!("  from {} ({starts})", when::show(starts));
+                outln!("  from {} ({starts})", when::show(starts))?;
             }
             if let Some(ip) = grant.ip {
-                println!("  for clients in {ip}");
+                outln!("  for clients in {ip}")?;
             }
-            println!("  signed with key pair id {}", grant.key_pair_id);
+            outln!("  signed with key pair id {}", grant.key_pair_id)?;
             Ok(ExitCode::SUCCESS)
         }
+        Err(VerifyError::SourceIpRequired(range)) => {
+            errln!(
+                "keyhole: denied: the policy requires a source IP in {range}: pass the client's address with --ip ADDRESS"
+            );
+            Ok(ExitCode::from(DENIED))
+        }
         Err(reason) => {
-            eprintln!("keyhole: denied: {reason}");
+            errln!("keyhole: denied: {reason}");
             Ok(ExitCode::from(DENIED))
         }
     }

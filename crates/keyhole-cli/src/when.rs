@@ -1,19 +1,26 @@
-//! `WHEN` arguments: epoch seconds, RFC 3339, or a offset from now such as `+1h`.
+//! `WHEN` arguments: epoch seconds, RFC 3339, or an offset from now such as `+1h` or `-1h`.
 
 use anyhow::{Context, bail};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// Parses `WHEN` relative to `now` (epoch seconds).
+/// Parses `WHEN` relative to `now` (epoch seconds): epoch seconds, RFC 3339, or an offset such as
+/// `+1h` (from now) or `-1h` (before now).
 pub fn parse(text: &str, now: i64) -> anyhow::Result<i64> {
     let text = text.trim();
-    if let Some(offset) = text.strip_prefix('+') {
+    let sign = match text.chars().next() {
+        Some('+') => Some(1),
+        Some('-') => Some(-1),
+        _ => None,
+    };
+    if let Some(sign) = sign {
+        let offset = &text[1..];
         let split = offset
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(offset.len());
         let (digits, unit) = offset.split_at(split);
         let amount: i64 = digits.parse().with_context(|| {
-            format!("invalid time {text:?}: expected +N followed by s, m, h, d or w")
+            format!("invalid time {text:?}: expected +N or -N followed by s, m, h, d or w")
         })?;
         let scale = match unit {
             "" | "s" => 1,
@@ -25,8 +32,9 @@ pub fn parse(text: &str, now: i64) -> anyhow::Result<i64> {
         };
         return amount
             .checked_mul(scale)
+            .and_then(|secs| secs.checked_mul(sign))
             .and_then(|secs| now.checked_add(secs))
-            .with_context(|| format!("invalid time {text:?}: too far in the future"));
+            .with_context(|| format!("invalid time {text:?}: too far from now"));
     }
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text
@@ -78,6 +86,8 @@ mod tests {
         assert_eq!(parse("+1h", 100).unwrap(), 3700);
         assert_eq!(parse("+90", 100).unwrap(), 190);
         assert_eq!(parse("+2d", 0).unwrap(), 172_800);
+        assert_eq!(parse("-1h", 7200).unwrap(), 3600);
+        assert_eq!(parse("+0s", 100).unwrap(), 100);
     }
 
     #[test]
@@ -86,6 +96,8 @@ mod tests {
             "tomorrow",
             "+1y",
             "+h",
+            "-",
+            "--1h",
             "",
             "2026-13-01T00:00:00Z",
             "99999999999999999999",

@@ -36,9 +36,6 @@ pub enum KeyError {
 /// Why a signature could not be produced.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignError {
-    /// ECDSA keys are used with SHA-256 only.
-    #[error("ECDSA keys sign with SHA-256 only: use --hash sha256 (Hash-Algorithm=SHA256)")]
-    EcdsaNeedsSha256,
     /// The policy could not be built.
     #[error(transparent)]
     Policy(#[from] PolicyError),
@@ -56,6 +53,12 @@ pub enum PolicyError {
     /// A policy without a Resource would grant every distribution that trusts the key.
     #[error("a policy needs a non-empty Resource")]
     EmptyResource,
+    /// A Resource CloudFront could never match: no `http://`, `https://` or wildcard protocol, no
+    /// domain, or whitespace (request URLs arrive percent-encoded).
+    #[error(
+        "Resource {0:?} is not a URL CloudFront can match: expected http://, https:// or a *:// wildcard protocol, a domain and an optional path, e.g. https://d111111abcdef8.cloudfront.net/users/abc/*"
+    )]
+    NotAUrl(String),
     /// The source IP is not an IPv4 address or CIDR.
     #[error("invalid IP range {0:?}: expected an IPv4 address or CIDR such as 192.0.2.0/24")]
     InvalidIp(String),
@@ -115,7 +118,10 @@ pub enum VerifyError {
     /// The time is before DateGreaterThan.
     #[error("not valid yet")]
     NotYetValid,
-    /// The client address is outside the policy's IpAddress range, or unknown.
+    /// The client address is outside the policy's IpAddress range.
     #[error("client IP not allowed by the policy")]
     IpNotAllowed,
+    /// The policy has an IpAddress range (shown) and no client address was given to check.
+    #[error("the policy requires a source IP in {0}, and no client IP was given")]
+    SourceIpRequired(String),
 }

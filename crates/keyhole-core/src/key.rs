@@ -1,13 +1,15 @@
 //! Keys and the private-key operation: RSA-2048 and ECDSA P-256, the two kinds CloudFront accepts.
 //!
 //! Backend choice (recorded in `deny.toml` too): AWS-LC (`aws-lc-rs`) signs RSA-SHA256 and ECDSA
-//! P-256; it has no PKCS#1 v1.5 signing with SHA-1, so RSA-SHA1 (CloudFront's default hash) goes
-//! through RustCrypto `rsa` 0.10 (constant-time, blinded), parsed once from the same key.
+//! P-256 with either hash; it has no PKCS#1 v1.5 signing with SHA-1, so RSA-SHA1 (CloudFront's
+//! default hash) goes through RustCrypto `rsa` 0.10 (constant-time, blinded), parsed once from the
+//! same key.
 
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use aws_lc_rs::digest;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self as lc, KeyPair as _};
@@ -20,7 +22,7 @@ use crate::{KeyError, SignError, pem};
 /// The hash CloudFront is told about with `Hash-Algorithm` (absent means SHA-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HashAlgorithm {
-    /// CloudFront's default; RSA keys only.
+    /// CloudFront's default when no `Hash-Algorithm` is given, for RSA and ECDSA keys alike.
     Sha1,
     /// Adds `CloudFront-Hash-Algorithm=SHA256` / `Hash-Algorithm=SHA256`.
     Sha256,
@@ -300,8 +302,8 @@ impl SigningKey {
     }
 
     /// Signs `message` (the exact policy bytes) with `hash`. RSA uses PKCS#1 v1.5; ECDSA produces
-    /// the ASN.1 DER `ECDSA-Sig-Value`, the encoding the AWS signers (JavaScript SDK, AWS CLI) emit.
-    /// ECDSA with SHA-1 is refused.
+    /// the ASN.1 DER `ECDSA-Sig-Value`, the encoding the AWS signers (JavaScript SDK, AWS CLI) emit,
+    /// over SHA-256 or SHA-1 (what CloudFront assumes for ECDSA too when `Hash-Algorithm` is absent).
     pub fn sign(&self, message: &[u8], hash: HashAlgorithm) -> Result<Vec<u8>, SignError> {
         match (&self.0.inner, hash) {
             (Inner::Rsa { aws, .. }, HashAlgorithm::Sha256) => {
@@ -327,9 +329,26 @@ impl SigningKey {
                     .map_err(|_| SignError::Backend)?;
                 Ok(sig.as_ref().to_vec())
             }
-            (Inner::Ecdsa(_), HashAlgorithm::Sha1) => Err(SignError::EcdsaNeedsSha256),
+            (Inner::Ecdsa(kp), HashAlgorithm::Sha1) => {
+                let sig = kp
+                    .sign_digest(&sha1_as_p256_digest(message)?)
+                    .map_err(|_| SignError::Backend)?;
+                Ok(sig.as_ref().to_vec())
+            }
         }
     }
+}
+
+/// AWS-LC signs ECDSA P-256 only over a SHA-256-sized digest, so SHA-1's 20 bytes are widened
+/// with 12 leading zero bytes. ECDSA reads the digest as a big-endian integer (SEC 1 section
+/// 4.1.3, step 5: a hash no longer than the group order is used whole), so the widened value is
+/// the same integer as the SHA-1 digest and the signature is exactly ECDSA with SHA-1, as
+/// `openssl dgst -sha1 -verify` confirms in tests/openssl.rs.
+fn sha1_as_p256_digest(message: &[u8]) -> Result<digest::Digest, SignError> {
+    let sha1 = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, message);
+    let mut widened = [0u8; 32];
+    widened[32 - sha1.as_ref().len()..].copy_from_slice(sha1.as_ref());
+    digest::Digest::import_less_safe(&widened, &digest::SHA256).map_err(|_| SignError::Backend)
 }
 
 enum PublicInner {
@@ -337,7 +356,10 @@ enum PublicInner {
         sha1: lc::ParsedPublicKey,
         sha256: lc::ParsedPublicKey,
     },
-    Ecdsa(lc::ParsedPublicKey),
+    Ecdsa {
+        sha1: lc::ParsedPublicKey,
+        sha256: lc::ParsedPublicKey,
+    },
 }
 
 /// A parsed public key, as in a CloudFront key group; cheap to clone.
@@ -363,9 +385,14 @@ impl VerifyingKey {
                     .map_err(|_| KeyError::Malformed("PUBLIC KEY".into()))?;
                 match key_type_of(&info.algorithm)? {
                     KeyType::EcdsaP256 => {
-                        let key = lc::ParsedPublicKey::new(&lc::ECDSA_P256_SHA256_ASN1, &block.der)
-                            .map_err(|_| KeyError::Malformed("ECDSA PUBLIC KEY".into()))?;
-                        Ok(VerifyingKey(Arc::new(PublicInner::Ecdsa(key))))
+                        let parse = |alg| {
+                            lc::ParsedPublicKey::new(alg, &block.der)
+                                .map_err(|_| KeyError::Malformed("ECDSA PUBLIC KEY".into()))
+                        };
+                        Ok(VerifyingKey(Arc::new(PublicInner::Ecdsa {
+                            sha1: parse(&lc::ECDSA_P256_SHA1_ASN1)?,
+                            sha256: parse(&lc::ECDSA_P256_SHA256_ASN1)?,
+                        })))
                     }
                     KeyType::Rsa2048 => Self::rsa(&block.der),
                 }
@@ -398,17 +425,22 @@ impl VerifyingKey {
     pub fn key_type(&self) -> KeyType {
         match *self.0 {
             PublicInner::Rsa { .. } => KeyType::Rsa2048,
-            PublicInner::Ecdsa(_) => KeyType::EcdsaP256,
+            PublicInner::Ecdsa { .. } => KeyType::EcdsaP256,
         }
     }
 
-    /// Checks `signature` over `message` as CloudFront would for `hash`. ECDSA with SHA-1 never verifies.
+    /// Checks `signature` over `message` as CloudFront would for `hash`: PKCS#1 v1.5 for RSA, an
+    /// ASN.1 DER `ECDSA-Sig-Value` for ECDSA.
     pub fn verify(&self, message: &[u8], signature: &[u8], hash: HashAlgorithm) -> bool {
         let key = match (&*self.0, hash) {
-            (PublicInner::Rsa { sha1, .. }, HashAlgorithm::Sha1) => sha1,
-            (PublicInner::Rsa { sha256, .. }, HashAlgorithm::Sha256) => sha256,
-            (PublicInner::Ecdsa(key), HashAlgorithm::Sha256) => key,
-            (PublicInner::Ecdsa(_), HashAlgorithm::Sha1) => return false,
+            (
+                PublicInner::Rsa { sha1, .. } | PublicInner::Ecdsa { sha1, .. },
+                HashAlgorithm::Sha1,
+            ) => sha1,
+            (
+                PublicInner::Rsa { sha256, .. } | PublicInner::Ecdsa { sha256, .. },
+                HashAlgorithm::Sha256,
+            ) => sha256,
         };
         key.verify_sig(message, signature).is_ok()
     }

@@ -32,7 +32,7 @@ pub use cookies::{
 };
 pub use error::{CookieError, DecodeError, KeyError, PolicyError, SignError, VerifyError};
 pub use key::{HashAlgorithm, KeyType, SigningKey, VerifyingKey};
-pub use policy::{IpRange, Policy, resource_matches};
-pub use signer::Signer;
+pub use policy::{IpRange, Policy, check_resource, resource_matches};
+pub use signer::{Signer, is_valid_key_pair_id};
 pub use vars::{MissingPartner, Vars, split_list};
 pub use verify::{Grant, Verifier};

@@ -175,8 +175,10 @@ impl Policy {
         self.date_greater_than.is_some() || self.ip.is_some()
     }
 
-    /// Checks the window is not empty (start before expiry).
+    /// Checks what signing needs: a Resource CloudFront can match (see [`check_resource`]) and a
+    /// window that is not empty (start before expiry).
     pub fn validate(&self) -> Result<(), PolicyError> {
+        check_resource(&self.resource)?;
         match self.date_greater_than {
             Some(starts) if starts >= self.date_less_than => Err(PolicyError::EmptyWindow {
                 starts,
@@ -239,32 +241,144 @@ impl Policy {
     }
 }
 
-/// Matches a Resource pattern against a URL. `*` matches any run of characters and `?` exactly
-/// one, but only within the URL section the wildcard is written in: a wildcard in the scheme
-/// stays before `://`, one in the host stays in the host (it cannot swallow the `/` that starts
-/// the path, so `https://*.example.com/*` does not cover `https://evil.test/x.example.com/`).
-/// Wildcards in the path may run on into the query string, as CloudFront documents for
-/// `.../file.zip*`.
+/// Matches a policy Resource against a request URL as CloudFront documents it ("Values that you
+/// specify in the policy statement for a signed URL that uses a custom policy", Amazon CloudFront
+/// Developer Guide): `*` matches zero or more characters and `?` exactly one, and the Resource is
+/// divided into four sections, `protocol://domain/path?query`, a wildcard matching only within the
+/// section it is written in. So `https://*.example.com/*` does not cover
+/// `https://evil.test/x.example.com/`, and `https://d/a*b` does not cover `https://d/a?x=b`.
+/// The documented exceptions:
+/// - a trailing `*` in the path implies `*` in the query string (`https://d/file.zip*` covers
+///   `https://d/file.zip?license=yes`);
+/// - a trailing `*` in the domain (nothing after it) implies `*` in the path and the query string
+///   (`https://*` covers every https URL);
+/// - a Resource may omit the protocol when it starts with `*` in the domain: `*example.com` is
+///   `*://*example.com/`;
+/// - `*` alone matches any URL.
+///
+/// The first `?` after the domain begins the query section (AWS: do not escape it), so a `?`
+/// wildcard works in the protocol, domain and query sections. A Resource with no path is taken as
+/// the path `/`, as in the `*example.com` equivalence.
+///
+/// Keyhole extension: a pattern starting with `/` is a path pattern (a scope such as
+/// `/users/abc/*`), matched by the same path and query rules against a path; it never matches a
+/// full URL, just as CloudFront would never match such a Resource.
 pub fn resource_matches(pattern: &str, url: &str) -> bool {
-    match (split_url(pattern, true), split_url(url, false)) {
-        (Some((ps, ph, pr)), Some((us, uh, ur))) => glob(ps, us) && glob(ph, uh) && glob(pr, ur),
-        // A pattern with no `scheme://` (a bare `*`, or a relative path) matches as one section.
-        (None, _) => glob(pattern, url),
-        (Some(_), None) => false,
+    if pattern == "*" {
+        return true;
+    }
+    let (Some(p), Some(u)) = (Sections::of_pattern(pattern), Sections::of_url(url)) else {
+        return false;
+    };
+    if p.protocol.is_some() != u.protocol.is_some() {
+        return false;
+    }
+    let query_pattern = match p.query {
+        Some(query) => query,
+        None if p.path.ends_with('*') => "*",
+        // No query section and no trailing `*`: the URL must have no query string either.
+        None => return u.query.is_none() && p.matches_head(&u),
+    };
+    p.matches_head(&u) && glob(query_pattern, u.query.unwrap_or(""))
+}
+
+/// Refuses a Resource that no request could match, so that nothing signs it: `*` alone, a URL
+/// whose protocol can be `http` or `https` (`https://`, `http*://`, `*://`) with a domain, or a
+/// domain starting with `*` and no protocol (`*example.com`), and no whitespace (browsers send
+/// spaces as `%20`).
+pub fn check_resource(resource: &str) -> Result<(), PolicyError> {
+    if resource.is_empty() {
+        return Err(PolicyError::EmptyResource);
+    }
+    if resource == "*" {
+        return Ok(());
+    }
+    let usable = !resource.chars().any(|c| c.is_ascii_whitespace())
+        && Sections::of_pattern(resource).is_some_and(|p| {
+            p.protocol
+                .is_some_and(|proto| glob(proto, "http") || glob(proto, "https"))
+                && !p.domain.is_empty()
+        });
+    if usable {
+        Ok(())
+    } else {
+        Err(PolicyError::NotAUrl(resource.to_string()))
     }
 }
 
-/// Splits `scheme://host/rest` into its three sections; `rest` keeps its leading `/` (or, in a
-/// URL, the `?` of a query that follows the host directly; in a pattern `?` is a wildcard).
-fn split_url(s: &str, is_pattern: bool) -> Option<(&str, &str, &str)> {
-    let (scheme, after) = s.split_once("://")?;
-    let host_end = if is_pattern {
-        after.find('/')
-    } else {
-        after.find(['/', '?'])
+/// A Resource or a request URL cut into CloudFront's sections. `protocol` and `domain` are `None`
+/// for a bare path.
+struct Sections<'a> {
+    protocol: Option<&'a str>,
+    domain: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+}
+
+impl<'a> Sections<'a> {
+    fn of_pattern(pattern: &'a str) -> Option<Self> {
+        if pattern.starts_with('/') {
+            return Some(Self::path_and_query(None, "", pattern));
+        }
+        let (protocol, after) = match pattern.split_once("://") {
+            Some((protocol, after)) if !protocol.contains('/') => (protocol, after),
+            // AWS: a Resource may omit the protocol only by starting with `*` in the domain.
+            _ if pattern.starts_with('*') => ("*", pattern),
+            _ => return None,
+        };
+        Some(match after.find('/') {
+            Some(slash) => Self::path_and_query(Some(protocol), &after[..slash], &after[slash..]),
+            // A trailing `*` in the domain implies `*` in the path and the query string.
+            None if after.ends_with('*') => Sections {
+                protocol: Some(protocol),
+                domain: after,
+                path: "/*",
+                query: Some("*"),
+            },
+            None => Sections {
+                protocol: Some(protocol),
+                domain: after,
+                path: "/",
+                query: None,
+            },
+        })
     }
-    .unwrap_or(after.len());
-    Some((scheme, &after[..host_end], &after[host_end..]))
+
+    fn of_url(url: &'a str) -> Option<Self> {
+        if url.starts_with('/') {
+            return Some(Self::path_and_query(None, "", url));
+        }
+        let (protocol, after) = url.split_once("://")?;
+        let end = after.find(['/', '?']).unwrap_or(after.len());
+        let (domain, rest) = after.split_at(end);
+        let mut sections = Self::path_and_query(Some(protocol), domain, rest);
+        if sections.path.is_empty() {
+            // `https://d?x=1` and `https://d` request the path `/`.
+            sections.path = "/";
+        }
+        Some(sections)
+    }
+
+    /// `rest` starts at the path; the first `?` in it begins the query section.
+    fn path_and_query(protocol: Option<&'a str>, domain: &'a str, rest: &'a str) -> Self {
+        let (path, query) = match rest.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (rest, None),
+        };
+        Sections {
+            protocol,
+            domain,
+            path,
+            query,
+        }
+    }
+
+    /// Protocol, domain and path (not the query), each within its own section.
+    fn matches_head(&self, url: &Sections<'_>) -> bool {
+        glob(self.protocol.unwrap_or(""), url.protocol.unwrap_or(""))
+            && glob(self.domain, url.domain)
+            && glob(self.path, url.path)
+    }
 }
 
 /// Glob with `*` (any run) and `?` (one character), iterative with single backtrack point: linear
@@ -426,8 +540,18 @@ mod tests {
             "https://d/users/abcd/cat.png"
         ));
         assert!(resource_matches("http*://d/a.png", "https://d/a.png"));
-        assert!(resource_matches("https://d/a?.png", "https://d/ab.png"));
-        assert!(!resource_matches("https://d/a?.png", "https://d/a.png"));
+        assert!(resource_matches(
+            "https://d?.example/a",
+            "https://d1.example/a"
+        ));
+        assert!(!resource_matches(
+            "https://d?.example/a",
+            "https://d.example/a"
+        ));
+        assert!(resource_matches(
+            "https://d/a.png?v=?",
+            "https://d/a.png?v=2"
+        ));
         assert!(resource_matches(
             "https://*.example.com/*",
             "https://cdn.example.com/x"
@@ -438,6 +562,87 @@ mod tests {
         ));
         assert!(!resource_matches("https://d/a.png", "https://d/a.png?x=1"));
         assert!(resource_matches("*", "https://anything/at/all"));
+    }
+
+    #[test]
+    fn a_question_mark_after_the_domain_begins_the_query_section() {
+        assert!(resource_matches("https://d/a?x=1", "https://d/a?x=1"));
+        assert!(!resource_matches("https://d/a?x=1", "https://d/ax=1"));
+        assert!(!resource_matches("https://d/a?.png", "https://d/ab.png"));
+    }
+
+    #[test]
+    fn a_wildcard_in_the_path_does_not_reach_into_the_query_unless_it_is_trailing() {
+        assert!(!resource_matches("https://d/a*b", "https://d/a?x=b"));
+        assert!(resource_matches("https://d/a*", "https://d/a?x=b"));
+        assert!(!resource_matches("https://d/a*?v=1", "https://d/ab?v=2"));
+    }
+
+    #[test]
+    fn a_resource_without_a_protocol_must_start_with_a_wildcard() {
+        assert!(!resource_matches(
+            "d.example/a.png",
+            "https://d.example/a.png"
+        ));
+        assert!(resource_matches(
+            "*.example/a.png",
+            "https://d.example/a.png"
+        ));
+    }
+
+    #[test]
+    fn a_path_pattern_matches_paths_only() {
+        assert!(resource_matches("/users/abc/*", "/users/abc/cat.png"));
+        assert!(resource_matches("/users/abc/*", "/users/abc/cat.png?v=1"));
+        assert!(resource_matches("/public/logo.png", "/public/logo.png"));
+        assert!(!resource_matches("/users/abc/*", "/users/abd/cat.png"));
+        assert!(!resource_matches(
+            "/users/abc/*",
+            "https://d/users/abc/cat.png"
+        ));
+        assert!(!resource_matches(
+            "https://d/users/abc/*",
+            "/users/abc/cat.png"
+        ));
+    }
+
+    #[test]
+    fn resources_no_request_could_match_are_refused_for_signing() {
+        for bad in [
+            "not a url",
+            "d.example/users/*",
+            "/users/abc/*",
+            "ftp://d.example/a.png",
+            "https:///a.png",
+            "https://d.example/a b.png",
+        ] {
+            assert_eq!(
+                Policy::new(bad, 10).unwrap().validate(),
+                Err(PolicyError::NotAUrl(bad.into())),
+                "{bad}"
+            );
+        }
+        for good in [
+            "*",
+            "*example.com",
+            "https://*",
+            "http*://d.example/*",
+            "*://d.example/a.png?v=1",
+            "https://d.example",
+            "http://127.0.0.1:8080/users/u1/*",
+        ] {
+            assert_eq!(Policy::new(good, 10).unwrap().validate(), Ok(()), "{good}");
+        }
+    }
+
+    #[test]
+    fn matching_text_that_is_not_a_url_never_panics_or_matches() {
+        for url in ["", "not a url", "https:/", "://", "?"] {
+            assert!(!resource_matches("https://d/*", url), "{url:?}");
+        }
+        for pattern in ["", "://", "https://", "?"] {
+            assert!(!resource_matches(pattern, "https://d/a"), "{pattern:?}");
+        }
     }
 
     proptest! {

@@ -11,6 +11,18 @@ pub(crate) const URL_PARAMS: [&str; 5] = [
     "Hash-Algorithm",
 ];
 
+/// Whether `id` can be a key pair id: 1 to 128 ASCII letters, digits, `-` or `_`. CloudFront's
+/// are upper-case letters and digits (`K2JCJMDEHXQW5F`); the rest leaves room for other key
+/// stores. The id is written into a cookie value, a URL parameter and log lines, so a `;`, space
+/// or control character could end or split them.
+pub fn is_valid_key_pair_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 /// A key, the CloudFront public key id it is registered under, and the hash to sign with.
 /// Cheap to clone and share between threads (the key is reference-counted).
 #[derive(Debug, Clone)]
@@ -22,8 +34,8 @@ pub struct Signer {
 
 impl Signer {
     /// Bundles a key with its CloudFront key pair id (the public key id, e.g. `K2JCJMDEHXQW5F`).
-    /// An ECDSA key with SHA-1 is accepted here but every signature then fails with
-    /// [`SignError::EcdsaNeedsSha256`].
+    /// Any key type signs with either hash; SHA-256 is keyhole's choice, SHA-1 what CloudFront
+    /// assumes when no `Hash-Algorithm` is sent.
     pub fn new(key: SigningKey, key_pair_id: impl Into<String>, hash: HashAlgorithm) -> Self {
         Signer {
             key,
@@ -76,6 +88,7 @@ impl Signer {
     /// A canned-policy cookie set (`CloudFront-Expires` instead of `CloudFront-Policy`): valid for
     /// exactly `resource` (no wildcards) until `expires`.
     pub fn canned_cookies(&self, resource: &str, expires: i64) -> Result<SignedCookies, SignError> {
+        crate::policy::check_resource(resource)?;
         if resource.contains('*') {
             // CloudFront compares a canned Resource with the request URL literally: a `*` here
             // would make cookies that never work. Wildcards need the custom form.
@@ -162,4 +175,20 @@ fn check_url(url: &str) -> Result<(), SignError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_pair_ids_are_letters_digits_dashes_and_underscores() {
+        for good in ["K2JCJMDEHXQW5F", "APKA9ONS7QCOWEXAMPLE", "key-1_b", "K"] {
+            assert!(is_valid_key_pair_id(good), "{good}");
+        }
+        let long = "K".repeat(129);
+        for bad in ["", "K1;x", "K1 x", "K1\n", "K1=x", "K\u{e9}", long.as_str()] {
+            assert!(!is_valid_key_pair_id(bad), "{bad:?}");
+        }
+    }
 }

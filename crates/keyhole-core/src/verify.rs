@@ -191,10 +191,12 @@ impl Verifier {
         if policy.starts_at().is_some_and(|starts| now < starts) {
             return Err(VerifyError::NotYetValid);
         }
-        if let Some(range) = policy.ip_range()
-            && !client_ip.is_some_and(|ip| range.contains(ip))
-        {
-            return Err(VerifyError::IpNotAllowed);
+        if let Some(range) = policy.ip_range() {
+            match client_ip {
+                None => return Err(VerifyError::SourceIpRequired(range.to_string())),
+                Some(ip) if !range.contains(ip) => return Err(VerifyError::IpNotAllowed),
+                Some(_) => {}
+            }
         }
         Ok(Grant {
             key_pair_id: key_pair_id.to_string(),
@@ -242,6 +244,7 @@ mod tests {
         vec![
             (KeyType::Rsa2048, HashAlgorithm::Sha1),
             (KeyType::Rsa2048, HashAlgorithm::Sha256),
+            (KeyType::EcdsaP256, HashAlgorithm::Sha1),
             (KeyType::EcdsaP256, HashAlgorithm::Sha256),
         ]
     }
@@ -343,11 +346,59 @@ mod tests {
     }
 
     #[test]
-    fn ecdsa_with_sha1_is_refused_when_signing() {
-        let (signer, _) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha1);
+    fn resources_that_are_not_urls_are_refused_for_every_form() {
+        let (signer, _) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
+        let refused = Err(crate::SignError::Policy(crate::PolicyError::NotAUrl(
+            "not a url".into(),
+        )));
+        assert_eq!(signer.canned_cookies("not a url", 10).map(|_| ()), refused);
+        let policy = Policy::new("not a url", 10).unwrap();
+        assert_eq!(signer.cookies(&policy).map(|_| ()), refused);
+        assert_eq!(signer.signed_url(URL, &policy).map(|_| ()), refused);
+    }
+
+    #[test]
+    fn ecdsa_with_sha1_signs_without_a_hash_algorithm_cookie_and_verifies() {
+        // CloudFront's default hash for ECDSA keys too: nothing announces it.
+        let (signer, verifier) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha1);
+        let c = signer.cookies(&Policy::new(SCOPE, 2000).unwrap()).unwrap();
+        assert_eq!(c.get("CloudFront-Hash-Algorithm"), None);
+        assert!(
+            verifier
+                .verify_cookies(&as_refs(&c.pairs()), URL, None, 1)
+                .is_ok()
+        );
+        let url = signer.canned_url(URL, 2000).unwrap();
+        assert!(!url.contains("Hash-Algorithm"), "{url}");
+        assert!(verifier.verify_url(&url, None, 1).is_ok());
+    }
+
+    #[test]
+    fn an_ecdsa_signature_checked_under_the_other_hash_is_a_bad_signature() {
+        let (sha1, verifier) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha1);
+        let (sha256, _) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
+        let policy = Policy::new(SCOPE, 2000).unwrap();
+        let announced_sha256: Vec<(&str, String)> = sha1
+            .cookies(&policy)
+            .unwrap()
+            .pairs()
+            .into_iter()
+            .chain([("CloudFront-Hash-Algorithm", "SHA256".to_string())])
+            .collect();
         assert_eq!(
-            signer.canned_cookies(URL, 10).err(),
-            Some(crate::SignError::EcdsaNeedsSha256)
+            verifier.verify_cookies(&as_refs(&announced_sha256), URL, None, 1),
+            Err(VerifyError::BadSignature)
+        );
+        let unannounced: Vec<(&str, String)> = sha256
+            .cookies(&policy)
+            .unwrap()
+            .pairs()
+            .into_iter()
+            .filter(|(n, _)| *n != "CloudFront-Hash-Algorithm")
+            .collect();
+        assert_eq!(
+            verifier.verify_cookies(&as_refs(&unannounced), URL, None, 1),
+            Err(VerifyError::BadSignature)
         );
     }
 
@@ -408,7 +459,7 @@ mod tests {
     }
 
     #[test]
-    fn clients_outside_the_ip_range_are_not_allowed() {
+    fn clients_outside_the_ip_range_or_without_an_address_are_not_allowed() {
         let (signer, verifier) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
         let policy = Policy::new(SCOPE, 2000)
             .unwrap()
@@ -426,7 +477,7 @@ mod tests {
         );
         assert_eq!(
             verifier.verify_cookies(&c, URL, None, 1),
-            Err(VerifyError::IpNotAllowed)
+            Err(VerifyError::SourceIpRequired("192.0.2.0/24".into()))
         );
     }
 
@@ -563,6 +614,233 @@ mod tests {
         );
     }
 
+    // AWS's documented wildcard examples, each signed into real cookies and checked by the
+    // verifier. Source: Amazon CloudFront Developer Guide, "Create a signed URL using a custom
+    // policy", section "Values that you specify in the policy statement ..." (Resource) and
+    // "Example policy statements ...":
+    // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-creating-signed-url-custom-policy.html
+
+    /// Whether cookies signed for `resource` open `url`; any refusal other than the Resource is a
+    /// test bug.
+    fn opens(resource: &str, url: &str) -> bool {
+        let (signer, verifier) = setup(KeyType::EcdsaP256, HashAlgorithm::Sha256);
+        let c = signer
+            .cookies(&Policy::new(resource, 2000).unwrap())
+            .unwrap()
+            .pairs();
+        match verifier.verify_cookies(&as_refs(&c), url, None, 1) {
+            Ok(grant) => grant.resource == resource,
+            Err(VerifyError::WrongResource) => false,
+            Err(other) => panic!("{resource} on {url}: {other}"),
+        }
+    }
+
+    /// Two Resources AWS calls equivalent open exactly the same URLs.
+    fn equivalent(a: &str, b: &str, urls: &[&str]) {
+        for url in urls {
+            assert_eq!(opens(a, url), opens(b, url), "{a} vs {b} on {url}");
+        }
+    }
+
+    #[test]
+    fn the_documented_game_download_wildcard_covers_its_three_example_urls_query_included() {
+        // "the value: https://d111111abcdef8.cloudfront.net/*game_download.zip* in a policy
+        // matches all of the following URLs"
+        let resource = "https://d111111abcdef8.cloudfront.net/*game_download.zip*";
+        for url in [
+            "https://d111111abcdef8.cloudfront.net/game_download.zip",
+            "https://d111111abcdef8.cloudfront.net/example_game_download.zip?license=yes",
+            "https://d111111abcdef8.cloudfront.net/test_game_download.zip?license=temp",
+        ] {
+            assert!(opens(resource, url), "{url}");
+        }
+        assert!(!opens(
+            resource,
+            "https://d111111abcdef8.cloudfront.net/game_download.tar?license=yes"
+        ));
+    }
+
+    #[test]
+    fn the_documented_hello_world_wildcard_applies_only_within_the_path_section() {
+        // "https://www.example.com/hello*world ... matches the URLs
+        // https://www.example.com/helloworld and https://www.example.com/hello-world, but it does
+        // not match the URL https://www.example.net/hello?world"
+        let resource = "https://www.example.com/hello*world";
+        assert!(opens(resource, "https://www.example.com/helloworld"));
+        assert!(opens(resource, "https://www.example.com/hello-world"));
+        assert!(!opens(resource, "https://www.example.net/hello?world"));
+        // The point of the example: the `*` does not run on into the query string.
+        assert!(!opens(resource, "https://www.example.com/hello?world"));
+    }
+
+    #[test]
+    fn the_documented_trailing_asterisk_in_the_path_implies_one_in_the_query_string() {
+        // "http://example.com/hello* is equivalent to http://example.com/hello*\?*"
+        let urls = [
+            "http://example.com/hello",
+            "http://example.com/hello/there.png",
+            "http://example.com/hellothere?x=1",
+            "http://example.com/hello?",
+            "http://example.com/help",
+            "http://example.com/x/hello",
+            "https://example.com/hello",
+        ];
+        equivalent(
+            "http://example.com/hello*",
+            "http://example.com/hello*?*",
+            &urls,
+        );
+        assert!(opens(
+            "http://example.com/hello*",
+            "http://example.com/hellothere?x=1"
+        ));
+        assert!(!opens(
+            "http://example.com/hello*",
+            "http://example.com/help"
+        ));
+    }
+
+    #[test]
+    fn the_documented_trailing_asterisk_in_the_domain_implies_asterisks_in_path_and_query() {
+        // "http://example.com* is equivalent to http://example.com*/*\?*"
+        let urls = [
+            "http://example.com/",
+            "http://example.com/a/b.png?c=d",
+            "http://example.com.cdn.test/x",
+            "http://example.co/x",
+            "https://example.com/x",
+        ];
+        equivalent("http://example.com*", "http://example.com*/*?*", &urls);
+        assert!(opens(
+            "http://example.com*",
+            "http://example.com/a/b.png?c=d"
+        ));
+        assert!(!opens("http://example.com*", "https://example.com/x"));
+    }
+
+    #[test]
+    fn the_documented_resource_without_a_protocol_starts_with_an_asterisk_in_the_domain() {
+        // "the URL *example.com in a policy is equivalent to *://*example.com/"
+        let urls = [
+            "https://www.example.com/",
+            "http://example.com/",
+            "https://www.example.com/x.png",
+            "https://evil.test/x.example.com",
+            "https://www.example.org/",
+        ];
+        equivalent("*example.com", "*://*example.com/", &urls);
+        assert!(opens("*example.com", "https://www.example.com/"));
+        assert!(!opens("*example.com", "https://evil.test/x.example.com"));
+    }
+
+    #[test]
+    fn the_documented_lone_asterisk_matches_any_url() {
+        // "An asterisk by itself ("Resource": "*") matches any URL."
+        for url in [
+            "https://d111111abcdef8.cloudfront.net/training/orientation.pdf",
+            "http://www.example.com/?a=b",
+        ] {
+            assert!(opens("*", url), "{url}");
+        }
+    }
+
+    #[test]
+    fn the_documented_protocols_are_http_https_or_a_wildcard() {
+        // "Protocol - The value must begin with http://, https://, or *://"
+        for url in ["http://d.example/a.png", "https://d.example/a.png"] {
+            assert!(opens("*://d.example/a.png", url), "{url}");
+            assert!(opens("http*://d.example/a.png", url), "{url}");
+        }
+        assert!(!opens("https://d.example/a.png", "http://d.example/a.png"));
+        assert!(!opens("http://d.example/a.png", "https://d.example/a.png"));
+    }
+
+    #[test]
+    fn the_documented_resource_with_a_query_string_covers_exactly_that_query() {
+        // "The URL, including any query strings ... For example:
+        // https://d111111abcdef8.cloudfront.net/images/horizon.jpg?size=large&license=yes"
+        let resource =
+            "https://d111111abcdef8.cloudfront.net/images/horizon.jpg?size=large&license=yes";
+        assert!(opens(resource, resource));
+        assert!(!opens(
+            resource,
+            "https://d111111abcdef8.cloudfront.net/images/horizon.jpg?size=small&license=yes"
+        ));
+        assert!(!opens(
+            resource,
+            "https://d111111abcdef8.cloudfront.net/images/horizon.jpg"
+        ));
+    }
+
+    #[test]
+    fn the_documented_policy_for_one_file_covers_only_that_file() {
+        // "Example policy statement: Access one file from a range of IP addresses"
+        let resource = "https://d111111abcdef8.cloudfront.net/game_download.zip";
+        assert!(opens(resource, resource));
+        assert!(!opens(
+            resource,
+            "https://d111111abcdef8.cloudfront.net/game_download.zip?license=yes"
+        ));
+        assert!(!opens(
+            resource,
+            "https://d111111abcdef8.cloudfront.net/game_download.zip2"
+        ));
+    }
+
+    #[test]
+    fn the_documented_policy_for_a_directory_covers_its_files() {
+        // "Example policy statement: Access all files in a directory ...
+        // https://d111111abcdef8.cloudfront.net/training/*" with the URL
+        // "https://d111111abcdef8.cloudfront.net/training/orientation.pdf"
+        let resource = "https://d111111abcdef8.cloudfront.net/training/*";
+        assert!(opens(
+            resource,
+            "https://d111111abcdef8.cloudfront.net/training/orientation.pdf"
+        ));
+        assert!(opens(
+            resource,
+            "https://d111111abcdef8.cloudfront.net/training/2023/day-1.pdf?page=2"
+        ));
+        assert!(!opens(
+            resource,
+            "https://d111111abcdef8.cloudfront.net/trainings/orientation.pdf"
+        ));
+    }
+
+    #[test]
+    fn the_documented_policy_for_every_distribution_covers_any_https_url() {
+        // "Example policy statement: Access all files associated with a key pair ID ...
+        // "Resource": "https://*" ... The signed URL must use the https:// protocol, not http://"
+        assert!(opens(
+            "https://*",
+            "https://d111111abcdef8.cloudfront.net/training/orientation.pdf"
+        ));
+        assert!(!opens(
+            "https://*",
+            "http://d111111abcdef8.cloudfront.net/training/orientation.pdf"
+        ));
+    }
+
+    #[test]
+    fn a_host_wildcard_stays_in_the_domain_section() {
+        assert!(opens("https://*/*", "https://any.example/any/path.png?q=1"));
+        assert!(opens(
+            "https://*/users/*",
+            "https://cdn.example/users/a.png"
+        ));
+        assert!(!opens(
+            "https://*/users/*",
+            "https://cdn.example/admin/users/a.png"
+        ));
+        // With a path written after it, `https://*/` names only the root of any host.
+        assert!(opens("https://*/", "https://cdn.example/"));
+        assert!(!opens("https://*/", "https://cdn.example/a.png"));
+        assert!(!opens(
+            "https://*.cloudfront.net/*",
+            "https://evil.test/d1.cloudfront.net/a.png"
+        ));
+    }
+
     #[test]
     fn keys_signers_and_verifiers_can_be_shared_across_threads() {
         fn shared<T: Send + Sync + Clone>() {}
@@ -576,7 +854,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
         fn sign_then_verify_round_trips(
-            which in 0usize..3,
+            which in 0usize..4,
             sub in "[a-zA-Z0-9_-]{1,20}",
             file in "[a-zA-Z0-9._-]{1,20}",
             expires in 1i64..4_000_000_000,

@@ -2,7 +2,8 @@
 //!
 //! RSA PKCS#1 v1.5 signatures are deterministic, so ours must be byte-identical to
 //! `openssl dgst -sha1|-sha256 -sign`. ECDSA signatures are randomised, so each side verifies the
-//! other's: ours with `openssl dgst -verify`, OpenSSL's with our verifier.
+//! other's, over SHA-1 (CloudFront's default) and SHA-256: ours with `openssl dgst -verify`,
+//! OpenSSL's with our verifier.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -89,33 +90,44 @@ fn ecdsa_signatures_verify_with_openssl() {
     for key_file in ["ec_p256_sec1.pem", "ec_p256_pkcs8.pem"] {
         let key = SigningKey::from_pem(&read(key_file)).unwrap();
         assert_eq!(key.key_type(), KeyType::EcdsaP256);
-        for policy in policies() {
-            let input = scratch("policy");
-            let sig = scratch("sig");
-            std::fs::write(&input, &policy).unwrap();
-            std::fs::write(
-                &sig,
-                key.sign(policy.as_bytes(), HashAlgorithm::Sha256).unwrap(),
-            )
-            .unwrap();
-            let out = openssl(&[
-                "dgst",
-                "-sha256",
-                "-verify",
-                testdata("ec_p256_public.pem").to_str().unwrap(),
-                "-signature",
-                sig.to_str().unwrap(),
-                input.to_str().unwrap(),
-            ]);
-            assert!(
-                out.status.success()
-                    && String::from_utf8_lossy(&out.stdout).contains("Verified OK"),
-                "{key_file}: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let _ = std::fs::remove_file(input);
-            let _ = std::fs::remove_file(sig);
+        for (hash, flag) in [
+            (HashAlgorithm::Sha1, "-sha1"),
+            (HashAlgorithm::Sha256, "-sha256"),
+        ] {
+            for policy in policies() {
+                let input = scratch("policy");
+                let sig = scratch("sig");
+                std::fs::write(&input, &policy).unwrap();
+                std::fs::write(&sig, key.sign(policy.as_bytes(), hash).unwrap()).unwrap();
+                let verify = |flag: &str| {
+                    openssl(&[
+                        "dgst",
+                        flag,
+                        "-verify",
+                        testdata("ec_p256_public.pem").to_str().unwrap(),
+                        "-signature",
+                        sig.to_str().unwrap(),
+                        input.to_str().unwrap(),
+                    ])
+                };
+                let out = verify(flag);
+                assert!(
+                    out.status.success()
+                        && String::from_utf8_lossy(&out.stdout).contains("Verified OK"),
+                    "{key_file} {hash}: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                // The signature is bound to its hash: OpenSSL refuses it under the other one.
+                let other = if hash == HashAlgorithm::Sha1 {
+                    "-sha256"
+                } else {
+                    "-sha1"
+                };
+                assert!(!verify(other).status.success(), "{key_file} {hash}");
+                let _ = std::fs::remove_file(input);
+                let _ = std::fs::remove_file(sig);
+            }
         }
     }
 }
@@ -128,6 +140,12 @@ fn openssl_signatures_verify_with_our_verifying_key() {
             "ec_p256_public.pem",
             "-sha256",
             HashAlgorithm::Sha256,
+        ),
+        (
+            "ec_p256_pkcs8.pem",
+            "ec_p256_public.pem",
+            "-sha1",
+            HashAlgorithm::Sha1,
         ),
         (
             "rsa2048_pkcs8.pem",
@@ -160,6 +178,15 @@ fn openssl_signatures_verify_with_our_verifying_key() {
             "{public} {hash}"
         );
         assert!(!key.verify(b"another policy", &out.stdout, hash));
+        let other = if hash == HashAlgorithm::Sha1 {
+            HashAlgorithm::Sha256
+        } else {
+            HashAlgorithm::Sha1
+        };
+        assert!(
+            !key.verify(policy.as_bytes(), &out.stdout, other),
+            "{public}: a {hash} signature must not pass as {other}"
+        );
         let _ = std::fs::remove_file(input);
     }
 }

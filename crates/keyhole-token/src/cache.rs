@@ -21,6 +21,8 @@ struct State {
     last_attempt: Option<i64>,
     /// The `jwks_uri` found by discovery, kept once known.
     discovered_url: Option<String>,
+    /// Why the last fetch failed; cleared by a successful one.
+    last_error: Option<FetchError>,
 }
 
 /// One issuer's cached key set.
@@ -58,6 +60,15 @@ impl IssuerKeys {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         state.keys = Some(Arc::new(keys));
         state.fetched_at = Some(now);
+    }
+
+    /// Why the last fetch of this issuer's key set failed, unless one has succeeded since.
+    pub(crate) fn last_error(&self) -> Option<FetchError> {
+        self.state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last_error
+            .clone()
     }
 
     fn lookup(&self, kid: Option<&str>, now: i64, ttl: Duration) -> Lookup {
@@ -121,9 +132,14 @@ impl IssuerKeys {
                 let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
                 state.keys = Some(Arc::new(keys));
                 state.fetched_at = Some(now);
+                state.last_error = None;
             }
             Err(e) => {
                 tracing::warn!(issuer = %self.issuer.issuer, error = %e, "JWKS fetch failed; keeping the last good key set");
+                self.state
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .last_error = Some(e);
             }
         }
         settle(self.lookup(kid, now, ttl))

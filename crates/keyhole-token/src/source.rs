@@ -96,7 +96,12 @@ fn describe(e: reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".to_owned()
     } else if e.is_connect() {
-        "connection failed".to_owned()
+        // The innermost cause says which: refused, no route, name not resolved, bad certificate.
+        let mut cause: &dyn std::error::Error = &e;
+        while let Some(inner) = cause.source() {
+            cause = inner;
+        }
+        format!("connection failed: {cause}")
     } else {
         // reqwest's Display repeats the URL, which FetchError already carries.
         e.without_url().to_string()

@@ -7,7 +7,7 @@ use keyhole_core::{Clock, SystemClock};
 use crate::cache::IssuerKeys;
 use crate::claims::{self, Claims};
 use crate::config::TokenConfig;
-use crate::error::{ConfigError, Rejection};
+use crate::error::{ConfigError, FetchError, Rejection};
 use crate::jwks::KeySet;
 use crate::jwt;
 use crate::source::{HttpJwksSource, JwksSource};
@@ -102,6 +102,19 @@ impl TokenVerifier {
     /// The configuration this verifier enforces.
     pub fn config(&self) -> &TokenConfig {
         &self.config
+    }
+
+    /// Why the last attempt to fetch `issuer`'s key set (or its discovery document) failed: the
+    /// URL and the cause, unless a fetch has succeeded since. A caller that got
+    /// [`Rejection::KeySetUnavailable`] can tell an operator what to fix; the rejection itself
+    /// stays short because it may reach clients.
+    pub fn key_set_error(&self, issuer: &str) -> Option<FetchError> {
+        let index = self
+            .config
+            .issuers()
+            .iter()
+            .position(|i| i.issuer == issuer)?;
+        self.keys[index].last_error()
     }
 
     /// Verifies `token` (the bare JWT, without `Bearer `) and returns its claims, or the reason
@@ -413,15 +426,22 @@ mod tests {
         let clock = FakeClock::at(T0);
         let v = verifier(source.clone(), clock.clone());
         let t = token("rsa-a", "rsa-a", &id_claims());
+        assert_eq!(v.key_set_error(ISS), None, "nothing tried yet");
         assert_eq!(v.verify(&t).await, Err(Rejection::KeySetUnavailable));
         assert_eq!(v.verify(&t).await, Err(Rejection::KeySetUnavailable));
         assert_eq!(source.fetch_count(), 1);
+        assert_eq!(
+            v.key_set_error(ISS),
+            Some(FetchError::new(JWKS_URL, "connection refused"))
+        );
+        assert_eq!(v.key_set_error("https://other.example"), None);
 
         // It recovers by itself once the issuer is back and the cool-down has passed.
         source.down.store(false, Ordering::SeqCst);
         source.put(JWKS_URL, &jwks(&["rsa-a"]));
         clock.advance(DEFAULT_COOLDOWN);
         assert!(v.verify(&t).await.is_ok());
+        assert_eq!(v.key_set_error(ISS), None, "a good fetch clears the error");
     }
 
     #[tokio::test]

@@ -371,6 +371,10 @@ async fn an_unreachable_issuer_means_key_set_unavailable() {
         verifier.verify(&sign("rsa-a", "rsa-a", &claims)).await,
         Err(Rejection::KeySetUnavailable)
     );
+    // The rejection stays short; the verifier keeps the URL and the cause for the operator.
+    let cause = verifier.key_set_error(&url).unwrap();
+    assert_eq!(cause.url, format!("{url}/.well-known/openid-configuration"));
+    assert!(cause.reason.starts_with("connection failed: "), "{cause}");
 
     let issuer = Issuer::start(&["rsa-a"]).await;
     issuer.down.store(true, Ordering::SeqCst);

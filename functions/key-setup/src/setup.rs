@@ -65,7 +65,8 @@ pub trait SecretStore: Send + Sync {
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
-/// The secret's JSON, the format the signer's Secrets Manager key source reads (docs/architecture.md, "Configuration").
+/// The secret's JSON, the format the signer's Secrets Manager key source reads:
+/// `{"keyPairId", "privateKeyPem"}` (docs/architecture.md, "Configuration").
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct SecretValue<'a> {

@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use keyhole_core::{CookieAttributes, CookieError, MissingPartner, SameSite, Vars, split_list};
+use keyhole_core::{
+    CookieAttributes, CookieError, MissingPartner, SameSite, Vars, is_valid_key_pair_id, split_list,
+};
 
 use crate::Error;
 use crate::scope::ScopeTemplate;
@@ -78,16 +80,6 @@ fn parse_origin(value: &str) -> Option<&str> {
     let port_ok =
         port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
     (host_ok && port_ok).then_some(value)
-}
-
-/// A key pair id goes into a cookie value and a log line: CloudFront's are upper-case letters and
-/// digits; allow a little more for other key stores.
-pub(crate) fn is_valid_key_pair_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// `ASSET_BASE_URL`, without a trailing `/`.

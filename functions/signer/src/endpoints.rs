@@ -66,10 +66,12 @@ async fn bridge(state: &AppState, req: &Request) -> Result<Reply, Failure> {
     // A path none of the cookies covers would reach the edge check again without signed
     // cookies (the browser sends them only under their Path) and come straight back here.
     let path = target.split(['?', '#']).next().unwrap_or_default();
+    let base = &state.config.asset_base_url;
+    let url = format!("{base}{path}");
     if !session
         .scopes
         .iter()
-        .any(|s| keyhole_core::resource_matches(s.pattern(), path))
+        .any(|s| keyhole_core::resource_matches(&format!("{base}{}", s.pattern()), &url))
     {
         return Err(Failure::OutOfScope);
     }

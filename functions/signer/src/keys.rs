@@ -3,7 +3,8 @@
 
 use crate::Error;
 use crate::aws::SecretsManagerKeySource;
-use crate::config::{Config, KeySetting, is_valid_key_pair_id};
+use crate::config::{Config, KeySetting};
+use keyhole_core::is_valid_key_pair_id;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;

@@ -3,10 +3,11 @@
 
 use std::sync::{Arc, RwLock};
 
-use keyhole_core::{Clock, HashAlgorithm, Signer, SigningKey, SystemClock, VerifyingKey};
+use keyhole_core::{
+    Clock, HashAlgorithm, Signer, SigningKey, SystemClock, VerifyingKey, is_valid_key_pair_id,
+};
 use keyhole_token::TokenVerifier;
 
-use crate::config::is_valid_key_pair_id;
 use crate::marker::MarkerKey;
 use crate::{Config, Error, KeySource};
 
