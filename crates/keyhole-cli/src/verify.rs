@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use keyhole_core::{
-    Verifier, VerifyError, VerifyingKey, is_valid_key_pair_id, parse_cookie_header,
+    Grant, Verifier, VerifyError, VerifyingKey, is_valid_key_pair_id, parse_cookie_header,
 };
 
 use crate::output::{errln, outln};
@@ -90,6 +90,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         _ => bail!("give --url, or --cookies with --request-url"),
     };
+    report(result)
+}
+
+/// Prints the verdict: what is allowed (exit 0) or why not (exit 3).
+fn report(result: Result<Grant, VerifyError>) -> anyhow::Result<ExitCode> {
     match result {
         Ok(grant) => {
             outln!("allowed: {}", grant.resource)?;

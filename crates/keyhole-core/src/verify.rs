@@ -120,30 +120,10 @@ impl Verifier {
         now: i64,
     ) -> Result<Grant, VerifyError> {
         let missing = |name: &str| VerifyError::Malformed(format!("missing {prefix}{name}"));
-        for (name, value) in [
-            ("Policy", parts.policy),
-            ("Expires", parts.expires),
-            ("Signature", parts.signature),
-            ("Key-Pair-Id", parts.key_pair_id),
-            ("Hash-Algorithm", parts.hash),
-        ] {
-            if value.is_some_and(|v| v.len() > MAX_VALUE_LEN) {
-                return Err(VerifyError::Malformed(format!(
-                    "{prefix}{name} is too large"
-                )));
-            }
-        }
+        check_sizes(parts, prefix)?;
         let key_pair_id = parts.key_pair_id.ok_or_else(|| missing("Key-Pair-Id"))?;
         let signature = parts.signature.ok_or_else(|| missing("Signature"))?;
-        let hash = match parts.hash {
-            None | Some("SHA1") => HashAlgorithm::Sha1,
-            Some("SHA256") => HashAlgorithm::Sha256,
-            Some(_) => {
-                return Err(VerifyError::Malformed(format!(
-                    "{prefix}Hash-Algorithm must be SHA1 or SHA256"
-                )));
-            }
-        };
+        let hash = hash_algorithm(parts.hash, prefix)?;
         let key = self
             .keys
             .get(key_pair_id)
@@ -151,53 +131,18 @@ impl Verifier {
         let signature = cf_base64::decode(signature).map_err(|_| {
             VerifyError::Malformed(format!("{prefix}Signature is not CloudFront base64"))
         })?;
-
+        let signed = Signed {
+            key,
+            signature: &signature,
+            hash,
+            prefix,
+        };
         let policy = match (parts.policy, parts.expires) {
-            (Some(encoded), _) => {
-                let json = cf_base64::decode(encoded).map_err(|_| {
-                    VerifyError::Malformed(format!("{prefix}Policy is not CloudFront base64"))
-                })?;
-                if !key.verify(&json, &signature, hash) {
-                    return Err(VerifyError::BadSignature);
-                }
-                let json = std::str::from_utf8(&json)
-                    .map_err(|_| VerifyError::Malformed(format!("{prefix}Policy is not UTF-8")))?;
-                let policy = Policy::from_json(json)
-                    .map_err(|e| VerifyError::Malformed(format!("{prefix}Policy: {e}")))?;
-                if !policy.covers(request_url) {
-                    return Err(VerifyError::WrongResource);
-                }
-                policy
-            }
-            (None, Some(expires)) => {
-                let expires: i64 = expires.parse().map_err(|_| {
-                    VerifyError::Malformed(format!("{prefix}Expires is not a number"))
-                })?;
-                // The canned policy's Resource is the request URL itself, so a signature made for
-                // another URL simply does not verify.
-                let policy = Policy::new(request_url, expires)
-                    .map_err(|_| VerifyError::Malformed("empty request URL".into()))?;
-                if !key.verify(policy.to_json().as_bytes(), &signature, hash) {
-                    return Err(VerifyError::BadSignature);
-                }
-                policy
-            }
+            (Some(encoded), _) => signed.custom_policy(encoded, request_url)?,
+            (None, Some(expires)) => signed.canned_policy(expires, request_url)?,
             (None, None) => return Err(missing("Policy or Expires")),
         };
-
-        if now >= policy.expires_at() {
-            return Err(VerifyError::Expired);
-        }
-        if policy.starts_at().is_some_and(|starts| now < starts) {
-            return Err(VerifyError::NotYetValid);
-        }
-        if let Some(range) = policy.ip_range() {
-            match client_ip {
-                None => return Err(VerifyError::SourceIpRequired(range.to_string())),
-                Some(ip) if !range.contains(ip) => return Err(VerifyError::IpNotAllowed),
-                Some(_) => {}
-            }
-        }
+        check_conditions(&policy, client_ip, now)?;
         Ok(Grant {
             key_pair_id: key_pair_id.to_string(),
             resource: policy.resource().to_string(),
@@ -205,6 +150,104 @@ impl Verifier {
             starts_at: policy.starts_at(),
             ip: policy.ip_range().map(|r| r.to_string()),
         })
+    }
+}
+
+/// Refuses any part larger than a real one could be, before decoding anything.
+fn check_sizes(parts: &Parts<'_>, prefix: &str) -> Result<(), VerifyError> {
+    for (name, value) in [
+        ("Policy", parts.policy),
+        ("Expires", parts.expires),
+        ("Signature", parts.signature),
+        ("Key-Pair-Id", parts.key_pair_id),
+        ("Hash-Algorithm", parts.hash),
+    ] {
+        if value.is_some_and(|v| v.len() > MAX_VALUE_LEN) {
+            return Err(VerifyError::Malformed(format!(
+                "{prefix}{name} is too large"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `Hash-Algorithm`: absent means SHA-1, as CloudFront assumes.
+fn hash_algorithm(value: Option<&str>, prefix: &str) -> Result<HashAlgorithm, VerifyError> {
+    match value {
+        None | Some("SHA1") => Ok(HashAlgorithm::Sha1),
+        Some("SHA256") => Ok(HashAlgorithm::Sha256),
+        Some(_) => Err(VerifyError::Malformed(format!(
+            "{prefix}Hash-Algorithm must be SHA1 or SHA256"
+        ))),
+    }
+}
+
+/// The policy's time window and source-IP condition hold for this request.
+fn check_conditions(
+    policy: &Policy,
+    client_ip: Option<IpAddr>,
+    now: i64,
+) -> Result<(), VerifyError> {
+    if now >= policy.expires_at() {
+        return Err(VerifyError::Expired);
+    }
+    if policy.starts_at().is_some_and(|starts| now < starts) {
+        return Err(VerifyError::NotYetValid);
+    }
+    if let Some(range) = policy.ip_range() {
+        match client_ip {
+            None => return Err(VerifyError::SourceIpRequired(range.to_string())),
+            Some(ip) if !range.contains(ip) => return Err(VerifyError::IpNotAllowed),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// A decoded signature with the key and hash it is checked with.
+struct Signed<'a> {
+    key: &'a VerifyingKey,
+    signature: &'a [u8],
+    hash: HashAlgorithm,
+    prefix: &'a str,
+}
+
+impl Signed<'_> {
+    fn malformed(&self, what: &str) -> VerifyError {
+        VerifyError::Malformed(format!("{}{what}", self.prefix))
+    }
+
+    /// A custom policy: the signature covers its bytes, and its Resource must cover the URL.
+    fn custom_policy(&self, encoded: &str, request_url: &str) -> Result<Policy, VerifyError> {
+        let json = cf_base64::decode(encoded)
+            .map_err(|_| self.malformed("Policy is not CloudFront base64"))?;
+        if !self.key.verify(&json, self.signature, self.hash) {
+            return Err(VerifyError::BadSignature);
+        }
+        let json = std::str::from_utf8(&json).map_err(|_| self.malformed("Policy is not UTF-8"))?;
+        let policy =
+            Policy::from_json(json).map_err(|e| self.malformed(&format!("Policy: {e}")))?;
+        if !policy.covers(request_url) {
+            return Err(VerifyError::WrongResource);
+        }
+        Ok(policy)
+    }
+
+    /// A canned policy: its Resource is the request URL itself, so a signature made for another
+    /// URL simply does not verify.
+    fn canned_policy(&self, expires: &str, request_url: &str) -> Result<Policy, VerifyError> {
+        let expires: i64 = expires
+            .parse()
+            .map_err(|_| self.malformed("Expires is not a number"))?;
+        let policy = Policy::new(request_url, expires)
+            .map_err(|_| VerifyError::Malformed("empty request URL".into()))?;
+        if !self
+            .key
+            .verify(policy.to_json().as_bytes(), self.signature, self.hash)
+        {
+            return Err(VerifyError::BadSignature);
+        }
+        Ok(policy)
     }
 }
 
