@@ -17,10 +17,10 @@ use crate::responses::{self, respond_or_500};
 /// Why a request path does not name an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyRejection {
-    /// The path tries to leave the root (`..`, an encoded slash or backslash, a NUL, a symlink
-    /// pointing outside).
+    /// The path tries to leave the root (`..`, an encoded slash or backslash, a NUL).
     Traversal,
-    /// Nothing is stored under that key (or it is a folder).
+    /// Nothing is stored under that key: no such file, a folder, or a symlink anywhere on the way
+    /// (S3 has no symlinks, so a link is never an object, wherever it points).
     NotFound,
 }
 
@@ -183,7 +183,9 @@ impl AssetStore {
 
     /// Maps a request path (still percent-encoded, as on the wire) to a file under the root.
     /// Segments are decoded one by one, so `%2e%2e`, `%2f` and `%5c` cannot smuggle a `..` or a
-    /// separator, and the result is canonicalised so a symlink cannot lead outside either.
+    /// separator. No symlink is followed, file or folder, even one that stays inside the root: a
+    /// link from one user's prefix to another's would otherwise serve the second user's object
+    /// under a key the first user's policy allows.
     pub fn resolve(&self, uri_path: &str) -> Result<PathBuf, KeyRejection> {
         let mut path = self.root.clone();
         let trimmed = uri_path.strip_prefix('/').unwrap_or(uri_path);
@@ -205,15 +207,15 @@ impl AssetStore {
                 return Err(KeyRejection::Traversal);
             }
             path.push(segment.as_ref());
+            let meta = std::fs::symlink_metadata(&path).map_err(|_| KeyRejection::NotFound)?;
+            if meta.file_type().is_symlink() {
+                return Err(KeyRejection::NotFound);
+            }
         }
-        let canonical = std::fs::canonicalize(&path).map_err(|_| KeyRejection::NotFound)?;
-        if !canonical.starts_with(&self.root) {
-            return Err(KeyRejection::Traversal);
-        }
-        if !canonical.is_file() {
+        if !path.is_file() {
             return Err(KeyRejection::NotFound);
         }
-        Ok(canonical)
+        Ok(path)
     }
 
     /// Answers a GET or HEAD for `uri_path` as S3 behind CloudFront would: 200, 206, 304, 416, or an
@@ -488,7 +490,24 @@ mod tests {
             dir.path().join("bucket/link.txt"),
         )
         .unwrap();
-        assert_eq!(store.resolve("/link.txt"), Err(KeyRejection::Traversal));
+        assert_eq!(store.resolve("/link.txt"), Err(KeyRejection::NotFound));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_inside_the_root_is_no_object_either() {
+        let (dir, store) = store();
+        let bucket = dir.path().join("bucket");
+        for user in ["alice", "bob"] {
+            std::fs::create_dir_all(bucket.join("users").join(user)).unwrap();
+        }
+        std::fs::write(bucket.join("users/bob/secret.txt"), b"bob's").unwrap();
+        std::os::unix::fs::symlink("../bob/secret.txt", bucket.join("users/alice/link.txt"))
+            .unwrap();
+        std::os::unix::fs::symlink("../bob", bucket.join("users/alice/dir")).unwrap();
+        assert_eq!(store.resolve("/users/bob/secret.txt").map(|_| ()), Ok(()));
+        assert_eq!(store.resolve("/users/alice/link.txt"), Err(KeyRejection::NotFound));
+        assert_eq!(store.resolve("/users/alice/dir/secret.txt"), Err(KeyRejection::NotFound));
     }
 
     #[test]

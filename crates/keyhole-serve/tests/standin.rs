@@ -300,6 +300,25 @@ async fn cookies_past_their_time_are_refused_by_the_cookie_check_too() {
     assert_eq!(xml_code(resp).await, (403, "AccessDenied".to_owned()));
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn a_symlink_from_one_users_prefix_to_anothers_serves_nothing() {
+    let dirs = Arc::new(tempfile::tempdir().unwrap());
+    bucket(dirs.path());
+    let users = dirs.path().join("bucket/users");
+    std::os::unix::fs::symlink(format!("../{BOB}/b.txt"), users.join(ALICE).join("link.txt"))
+        .unwrap();
+    std::os::unix::fs::symlink(format!("../{BOB}"), users.join(ALICE).join("bobs")).unwrap();
+    let s = start_in(dirs, None).await;
+    let cookies = s.cookies_for(&format!("/users/{ALICE}/*"), now() + 600);
+    for key in ["link.txt", "bobs/b.txt"] {
+        let resp = s
+            .get(&format!("/users/{ALICE}/{key}"), Some(&cookies))
+            .await;
+        assert_eq!(xml_code(resp).await, (404, "NoSuchKey".to_owned()), "{key}");
+    }
+}
+
 #[tokio::test]
 async fn the_stacks_clock_moves_token_checks_too() {
     let s = start(None).await;
