@@ -506,8 +506,14 @@ mod tests {
             .unwrap();
         std::os::unix::fs::symlink("../bob", bucket.join("users/alice/dir")).unwrap();
         assert_eq!(store.resolve("/users/bob/secret.txt").map(|_| ()), Ok(()));
-        assert_eq!(store.resolve("/users/alice/link.txt"), Err(KeyRejection::NotFound));
-        assert_eq!(store.resolve("/users/alice/dir/secret.txt"), Err(KeyRejection::NotFound));
+        assert_eq!(
+            store.resolve("/users/alice/link.txt"),
+            Err(KeyRejection::NotFound)
+        );
+        assert_eq!(
+            store.resolve("/users/alice/dir/secret.txt"),
+            Err(KeyRejection::NotFound)
+        );
     }
 
     #[test]

@@ -306,8 +306,11 @@ async fn a_symlink_from_one_users_prefix_to_anothers_serves_nothing() {
     let dirs = Arc::new(tempfile::tempdir().unwrap());
     bucket(dirs.path());
     let users = dirs.path().join("bucket/users");
-    std::os::unix::fs::symlink(format!("../{BOB}/b.txt"), users.join(ALICE).join("link.txt"))
-        .unwrap();
+    std::os::unix::fs::symlink(
+        format!("../{BOB}/b.txt"),
+        users.join(ALICE).join("link.txt"),
+    )
+    .unwrap();
     std::os::unix::fs::symlink(format!("../{BOB}"), users.join(ALICE).join("bobs")).unwrap();
     let s = start_in(dirs, None).await;
     let cookies = s.cookies_for(&format!("/users/{ALICE}/*"), now() + 600);
@@ -837,6 +840,37 @@ async fn an_invalid_variable_is_named_at_start() {
     .await
     .unwrap_err();
     assert!(err.to_string().contains("SESSION_TTL_SECONDS"), "{err}");
+}
+
+#[tokio::test]
+async fn token_settings_are_validated_beside_the_development_provider_too() {
+    let dirs = tempfile::tempdir().unwrap();
+    bucket(dirs.path());
+    let mut options = ServeOptions::new(0, dirs.path().join("bucket"));
+    options.state_dir = dirs.path().join("state");
+    let err = Server::bind(options, |name| {
+        (name == "TOKEN_USE").then(|| "bogus".to_owned())
+    })
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("TOKEN_USE"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unreadable_signing_key_file_is_named_at_start() {
+    let dirs = tempfile::tempdir().unwrap();
+    bucket(dirs.path());
+    let mut options = ServeOptions::new(0, dirs.path().join("bucket"));
+    options.state_dir = dirs.path().join("state");
+    let missing = dirs.path().join("no-such-key.pem").display().to_string();
+    let err = Server::bind(options, |name| match name {
+        "SIGNING_KEY_FILE" => Some(missing.clone()),
+        "KEY_PAIR_ID" => Some("K1".to_owned()),
+        _ => None,
+    })
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("no-such-key.pem"), "{err}");
 }
 
 #[tokio::test]

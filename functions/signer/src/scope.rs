@@ -99,11 +99,22 @@ fn is_safe_char(c: char) -> bool {
 
 /// Whether a claim value may be substituted into a path.
 pub fn is_safe_value(value: &str) -> bool {
-    !value.is_empty()
-        && value.len() <= MAX_VALUE_LEN
-        && value.chars().all(is_safe_char)
-        && value != "."
-        && !value.contains("..")
+    value_problem(value).is_none()
+}
+
+/// Why a claim value may not be substituted into a path, or `None` when it may.
+fn value_problem(value: &str) -> Option<String> {
+    if value.is_empty() {
+        Some("is empty".to_owned())
+    } else if value.len() > MAX_VALUE_LEN {
+        Some(format!("is longer than {MAX_VALUE_LEN} characters"))
+    } else if !value.chars().all(is_safe_char) {
+        Some("holds characters outside [A-Za-z0-9._-]".to_owned())
+    } else if value == "." || value.contains("..") {
+        Some("is . or contains ..".to_owned())
+    } else {
+        None
+    }
 }
 
 /// Whether a concrete path (a scope, or a cookie path read back from a client) has only the shape
@@ -198,6 +209,16 @@ impl ScopeTemplate {
         {
             return Err(err("two placeholders must be separated by literal text"));
         }
+        // A value may hold letters, digits, `-`, `_` and `.`: with only those between two
+        // placeholders, `a.b` + `c` and `a` + `b.c` would expand to the same path. Only `/`
+        // cannot occur inside a value.
+        if this.parts.windows(3).any(|w| {
+            matches!(w, [Part::Value(_), Part::Literal(text), Part::Value(_)] if !text.contains('/'))
+        }) {
+            return Err(err(
+                "two placeholders are separated only by characters a value may contain, so two users could get the same path; separate them with /",
+            ));
+        }
         Ok(this)
     }
 
@@ -255,13 +276,14 @@ impl ScopeTemplate {
             };
             match value {
                 None => return Err(format!("the token has no {}", placeholder.name())),
-                Some(v) if !is_safe_value(v) => {
-                    return Err(format!(
-                        "{{{}}} holds characters outside [A-Za-z0-9._-] (or ..); not substituted",
-                        placeholder.name()
-                    ));
+                Some(v) => {
+                    if let Some(problem) = value_problem(v) {
+                        return Err(format!(
+                            "{{{}}} {problem}; not substituted",
+                            placeholder.name()
+                        ));
+                    }
                 }
-                Some(_) => {}
             }
         }
         Ok(())
@@ -292,14 +314,8 @@ impl ScopeTemplate {
             vec![None]
         };
         for group in groups {
-            if let Some(g) = group
-                && !is_safe_value(g)
-            {
-                drop(
-                    out,
-                    "a {group} value holds characters outside [A-Za-z0-9._-] (or ..); not substituted"
-                        .to_owned(),
-                );
+            if let Some(problem) = group.and_then(value_problem) {
+                drop(out, format!("a {{group}} value {problem}; not substituted"));
                 continue;
             }
             let pattern = self.fill(|p| match p {
@@ -556,6 +572,47 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.starts_with("SESSION_SCOPES"), "{msg}");
+    }
+
+    #[test]
+    fn templates_whose_placeholders_could_collide_are_refused() {
+        // `a.b` in group `c` and `a` in group `b.c` would both get /u/a.b.c/*.
+        for bad in [
+            "/u/{username}.{group}/*",
+            "/u/{sub}-{username}/*",
+            "/u/{sub}_x_{group}",
+        ] {
+            let msg = ScopeTemplate::parse(bad).unwrap_err().to_string();
+            assert!(msg.contains("separate them with /"), "{bad}: {msg}");
+        }
+        ScopeTemplate::parse("/u/{username}/{group}/*").unwrap();
+        ScopeTemplate::parse("/u/{username}.x/{group}/*").unwrap();
+    }
+
+    #[test]
+    fn a_dropped_value_names_the_real_reason() {
+        let t = ScopeTemplate::parse_list("/u/{username}/*").unwrap();
+        for (username, reason) in [
+            ("a".repeat(129), "longer than 128"),
+            ("a b".to_owned(), "characters outside"),
+            ("a..b".to_owned(), "contains .."),
+        ] {
+            let e = expand(
+                &t,
+                &ScopeClaims {
+                    sub: "s",
+                    username: Some(&username),
+                    groups: &[],
+                    issuer: "i",
+                },
+            );
+            assert!(e.scopes.is_empty());
+            assert!(
+                e.dropped[0].reason.contains(reason),
+                "{}",
+                e.dropped[0].reason
+            );
+        }
     }
 
     #[test]
