@@ -10,7 +10,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use crate::AppState;
-use crate::cors::{allowed_origin, preflight};
+use crate::cors::{allowed_origin, check_cross_site, preflight};
 use crate::failure::Failure;
 use crate::marker::{MARKER_COOKIE, Marker};
 use crate::reply::Reply;
@@ -150,6 +150,7 @@ async fn route(
     if request::body_bytes(req).len() > MAX_BODY_BYTES {
         return Err(Failure::BodyTooLarge);
     }
+    check_cross_site(&state.config, req.method(), req.headers())?;
     match (req.method(), is_session) {
         (&Method::POST, true) => post_session(state, req).await,
         (&Method::DELETE, true) => Ok(delete_session(state, req).await),

@@ -18,6 +18,10 @@ pub(crate) enum Failure {
     InvalidRequest(String),
     /// Body over [`MAX_BODY_BYTES`]: 413.
     BodyTooLarge,
+    /// A body that is not `Content-Type: application/json`: 415.
+    NotJson,
+    /// A state-changing call from an origin that is neither the site's nor allowed: 403.
+    CrossSite,
     /// Method not served on this path: 405, with the methods that are.
     MethodNotAllowed(&'static str),
     /// Not a /session path: 404.
@@ -54,6 +58,8 @@ impl Failure {
             Self::InvalidToken(_) | Self::NoSession => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::CrossSite => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::NoScope | Self::OutOfScope => StatusCode::FORBIDDEN,
@@ -66,10 +72,10 @@ impl Failure {
     pub(crate) fn code(&self) -> &'static str {
         match self {
             Self::InvalidToken(_) => "invalid_token",
-            Self::InvalidRequest(_) | Self::BodyTooLarge => "invalid_request",
+            Self::InvalidRequest(_) | Self::BodyTooLarge | Self::NotJson => "invalid_request",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::NotFound => "not_found",
-            Self::NoScope | Self::OutOfScope => "access_denied",
+            Self::NoScope | Self::OutOfScope | Self::CrossSite => "access_denied",
             Self::NoSession => "no_session",
             Self::KeyUnavailable | Self::IssuerUnavailable => "temporarily_unavailable",
             Self::Internal(_) => "server_error",
@@ -81,6 +87,12 @@ impl Failure {
         match self {
             Self::InvalidToken(why) | Self::InvalidRequest(why) => why.clone(),
             Self::BodyTooLarge => format!("request body larger than {MAX_BODY_BYTES} bytes"),
+            Self::NotJson => {
+                "a request body must be Content-Type: application/json, such as {\"token\": \"<jwt>\"}"
+                    .to_owned()
+            }
+            Self::CrossSite => "this call must come from the site's own origin or one listed in ALLOWED_ORIGINS"
+                .to_owned(),
             Self::MethodNotAllowed(allow) => format!("allowed methods: {allow}"),
             Self::NotFound => "only /session and /session/bridge are served here".to_owned(),
             Self::NoScope => "no scope applies to this user".to_owned(),
@@ -100,7 +112,8 @@ impl Failure {
     fn outcome(&self) -> &'static str {
         match self {
             Self::InvalidToken(_) => "invalid_token",
-            Self::InvalidRequest(_) | Self::BodyTooLarge => "invalid_request",
+            Self::InvalidRequest(_) | Self::BodyTooLarge | Self::NotJson => "invalid_request",
+            Self::CrossSite => "cross_site",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::NotFound => "not_found",
             Self::NoScope => "no_scope",
@@ -117,6 +130,8 @@ impl Failure {
         match self {
             Self::InvalidToken(why) | Self::InvalidRequest(why) => Some(why.clone()),
             Self::BodyTooLarge => Some("body too large".to_owned()),
+            Self::NotJson => Some("body not application/json".to_owned()),
+            Self::CrossSite => Some("origin neither the site's nor allowed".to_owned()),
             Self::MethodNotAllowed(_) | Self::NotFound | Self::NoSession => None,
             Self::NoScope => Some("no scope".to_owned()),
             Self::OutOfScope => Some("return path outside every scope".to_owned()),
@@ -192,6 +207,8 @@ mod tests {
             Failure::InvalidToken("x".into()),
             Failure::InvalidRequest("x".into()),
             Failure::BodyTooLarge,
+            Failure::NotJson,
+            Failure::CrossSite,
             Failure::MethodNotAllowed("GET"),
             Failure::NotFound,
             Failure::NoScope,

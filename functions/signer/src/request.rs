@@ -3,7 +3,7 @@
 //! becomes a [`Failure`].
 
 use keyhole_core::parse_cookie_header;
-use lambda_http::http::header::{AUTHORIZATION, COOKIE};
+use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use percent_encoding::percent_decode_str;
@@ -104,12 +104,26 @@ fn bearer_token(req: &Request) -> Result<Option<String>, Failure> {
     Ok(Some(token.to_owned()))
 }
 
-/// `{"token": ...}`. A body, when there is one, must be a JSON object even if the header carries
-/// the token: anything else is a client bug worth reporting.
+/// Whether the request says its body is JSON (`application/json`, any parameters).
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// `{"token": ...}`. A body, when there is one, must be a JSON object sent as
+/// `application/json` even if the header carries the token: anything else is a client bug worth
+/// reporting, and a form (`text/plain`, `x-www-form-urlencoded`) is what a cross-site page can
+/// send without a preflight.
 fn body_token(req: &Request) -> Result<Option<String>, Failure> {
     let body = body_bytes(req);
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
+    }
+    if !is_json(req) {
+        return Err(Failure::NotJson);
     }
     serde_json::from_slice::<TokenBody>(body)
         .map(|b| b.token)
@@ -175,7 +189,10 @@ mod tests {
     use lambda_http::http;
 
     fn request(headers: &[(&str, &str)], body: &str) -> Request {
-        let mut builder = http::Request::builder().method("POST").uri("/session");
+        let mut builder = http::Request::builder()
+            .method("POST")
+            .uri("/session")
+            .header("content-type", "application/json");
         for (k, v) in headers {
             builder = builder.header(*k, *v);
         }
@@ -249,6 +266,30 @@ mod tests {
     fn a_body_that_is_not_a_json_object_is_refused_even_with_a_header() {
         let req = request(&[("authorization", "Bearer a.b.c")], "token=x");
         assert_eq!(token(&req).unwrap_err().status().as_u16(), 400);
+    }
+
+    #[test]
+    fn a_token_in_a_body_is_read_only_from_application_json() {
+        for content_type in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ] {
+            let mut req = request(&[], r#"{"token":"b.t.x","x":"="}"#);
+            req.headers_mut()
+                .insert("content-type", content_type.parse().unwrap());
+            assert_eq!(
+                token(&req).unwrap_err().status().as_u16(),
+                415,
+                "{content_type}"
+            );
+        }
+        let mut req = request(&[], r#"{"token":"b.t.x"}"#);
+        req.headers_mut().insert(
+            "content-type",
+            "Application/JSON; charset=utf-8".parse().unwrap(),
+        );
+        assert_eq!(token(&req).unwrap().as_deref(), Some("b.t.x"));
     }
 
     #[test]

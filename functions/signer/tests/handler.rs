@@ -383,12 +383,93 @@ async fn other_origins_get_no_cors_grant() {
             e["headers"]["origin"] = json!(origin)
         });
         let resp = handle(&state, req).await.unwrap();
-        assert_eq!(resp.status(), 200);
+        // A state-changing call from such an origin is refused outright (login CSRF), with no
+        // grant either.
+        assert_eq!(resp.status(), 403, "{origin}");
         assert!(
             header(&resp, "access-control-allow-origin").is_none(),
             "{origin}"
         );
     }
+}
+
+/// A POST (with a valid token) or a DELETE without the fixture's `Origin`, edited by `edit`.
+fn call(method: &str, edit: impl FnOnce(&mut Value)) -> lambda_http::Request {
+    let edit = |e: &mut Value| {
+        e["headers"].as_object_mut().unwrap().remove("origin");
+        edit(e);
+    };
+    match method {
+        "POST" => event_edited("post-session-bearer", &[("TOKEN", &token())], edit),
+        _ => event_edited("delete-session", &[], edit),
+    }
+}
+
+/// The cross-site rule for POST and DELETE: only the site's own origin, an ALLOWED_ORIGINS entry,
+/// or no Origin at all (curl, apps) gets through.
+#[tokio::test]
+async fn state_changing_calls_from_other_sites_are_refused() {
+    let state = state(&[]).await;
+    for method in ["POST", "DELETE"] {
+        for origin in [
+            "https://evil.example",
+            "null",
+            "https://app.example.com.evil.example",
+        ] {
+            let req = call(method, |e| e["headers"]["origin"] = json!(origin));
+            let resp = handle(&state, req).await.unwrap();
+            assert_eq!(resp.status(), 403, "{method} from {origin}");
+            assert_eq!(body_json(&resp)["error"], "access_denied");
+            assert!(
+                set_cookies(&resp).is_empty(),
+                "{method} from {origin} set cookies"
+            );
+        }
+        for origin in [ORIGIN, BASE] {
+            let req = call(method, |e| e["headers"]["origin"] = json!(origin));
+            let resp = handle(&state, req).await.unwrap();
+            assert!(
+                resp.status().is_success(),
+                "{method} from {origin}: {}",
+                resp.status()
+            );
+        }
+        let resp = handle(&state, call(method, |_| {})).await.unwrap();
+        assert!(resp.status().is_success(), "{method} without an Origin");
+        let req = call(method, |e| {
+            e["headers"]["sec-fetch-site"] = json!("cross-site")
+        });
+        let resp = handle(&state, req).await.unwrap();
+        assert_eq!(
+            resp.status(),
+            403,
+            "{method} marked cross-site without an Origin"
+        );
+        let req = call(method, |e| {
+            e["headers"]["origin"] = json!(ORIGIN);
+            e["headers"]["sec-fetch-site"] = json!("cross-site");
+        });
+        let resp = handle(&state, req).await.unwrap();
+        assert!(
+            resp.status().is_success(),
+            "{method} cross-site from a listed origin"
+        );
+    }
+}
+
+/// The classic login-CSRF form: `<form enctype="text/plain">` whose body reads as JSON.
+#[tokio::test]
+async fn a_text_plain_form_carrying_a_json_token_is_never_read() {
+    let state = state(&[]).await;
+    let body = format!(r#"{{"token":"{}","x":"="}}"#, token());
+    let req = event_edited("post-session-body", &[("TOKEN", &token())], |e| {
+        e["headers"]["content-type"] = json!("text/plain");
+        e["body"] = json!(body);
+    });
+    let resp = handle(&state, req).await.unwrap();
+    assert_eq!(resp.status(), 415);
+    assert_eq!(body_json(&resp)["error"], "invalid_request");
+    assert!(set_cookies(&resp).is_empty());
 }
 
 /// After DELETE, a browser holding what an earlier POST set holds nothing: each cookie is
