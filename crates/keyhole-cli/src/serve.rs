@@ -29,6 +29,10 @@ pub struct Args {
     /// Where the edge check sends HTML navigations without a session ("" for a 401 instead).
     #[arg(long, default_value = "/")]
     sign_in_url: String,
+    /// The Cache-Control browsers get on assets (the template's AssetCacheControl), e.g.
+    /// "private, max-age=300" to let them keep a copy for five minutes without revalidating.
+    #[arg(long, default_value = keyhole_serve::DEFAULT_ASSET_CACHE_CONTROL)]
+    asset_cache_control: String,
 }
 
 /// Binds, prints the banner, serves until Ctrl-C or SIGTERM.
@@ -40,6 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     options.host = args.host;
     options.state_dir = args.state_dir;
     options.sign_in_url = Some(args.sign_in_url).filter(|s| !s.is_empty());
+    options.asset_cache_control = args.asset_cache_control;
     // Warnings and errors (a key that will not load, an unreachable issuer) reach the terminal;
     // RUST_LOG=info adds the signer's one JSON line per request.
     tracing_subscriber::fmt()

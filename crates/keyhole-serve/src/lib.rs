@@ -22,7 +22,7 @@ pub mod state;
 
 pub use error::ServeError;
 pub use keyhole_core::{Clock, SystemClock};
-pub use server::{ServeOptions, Server, ServerInfo};
+pub use server::{DEFAULT_ASSET_CACHE_CONTROL, ServeOptions, Server, ServerInfo};
 pub use stand_in::refusal;
 
 /// The demo bucket shipped in this crate (`demo/bucket`), served when no `--assets` is given.

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::routing::{any, get};
 use keyhole_core::{Clock, SystemClock, Verifier};
 use keyhole_signer::{AppState, Config, key_source_from_config};
@@ -39,7 +39,16 @@ pub struct ServeOptions {
     pub sign_in_url: Option<String>,
     /// The clock for the cookie check and the identity provider.
     pub clock: Arc<dyn Clock>,
+    /// The `Cache-Control` viewers get on assets, as the distribution's response headers policy
+    /// sets it ([`DEFAULT_ASSET_CACHE_CONTROL`] unless told otherwise).
+    pub asset_cache_control: String,
 }
+
+/// What browsers are told about caching assets: keep a private copy but revalidate it on every
+/// use, so each use passes the signed-cookie check again and a logged-out browser gets the
+/// 401 or the sign-in redirect instead of its cached copy. (CloudFront's own cache is not
+/// affected; it follows the cache policy.)
+pub const DEFAULT_ASSET_CACHE_CONTROL: &str = "private, no-cache";
 
 impl std::fmt::Debug for ServeOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -64,6 +73,7 @@ impl ServeOptions {
             state_dir: PathBuf::from(".keyhole"),
             sign_in_url: Some("/".into()),
             clock: Arc::new(SystemClock),
+            asset_cache_control: DEFAULT_ASSET_CACHE_CONTROL.to_owned(),
         }
     }
 }
@@ -92,6 +102,7 @@ pub(crate) struct App {
     pub(crate) idp: Option<Arc<DevIdp>>,
     pub(crate) info: ServerInfo,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) asset_cache_control: HeaderValue,
 }
 
 /// A bound, configured local stack, ready to run.
@@ -174,6 +185,13 @@ impl Server {
             let cause = signer.key_error().await.unwrap_or_default();
             return Err(ServeError::Key(cause));
         };
+        let asset_cache_control =
+            HeaderValue::from_str(&options.asset_cache_control).map_err(|_| {
+                ServeError::Config(format!(
+                    "asset Cache-Control {:?} is not a header value",
+                    options.asset_cache_control
+                ))
+            })?;
         let info = ServerInfo {
             addr,
             url,
@@ -189,6 +207,7 @@ impl Server {
             idp,
             info,
             clock: options.clock,
+            asset_cache_control,
         });
         Ok(Self { listener, app })
     }

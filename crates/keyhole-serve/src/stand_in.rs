@@ -59,9 +59,16 @@ pub(crate) async fn serve(
     if let Some(refusal) = check_cookies(&app, &parts.headers, &url, peer.ip()) {
         return refusal;
     }
-    app.assets
+    let mut resp = app
+        .assets
         .respond(&parts.method, parts.uri.path(), &parts.headers)
-        .await
+        .await;
+    // The response headers policy on the asset behaviour: viewers revalidate every use.
+    if resp.status().is_success() || resp.status() == StatusCode::NOT_MODIFIED {
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, app.asset_cache_control.clone());
+    }
+    resp
 }
 
 /// The answer the edge-check function gave instead of passing the request on.

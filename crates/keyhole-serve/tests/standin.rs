@@ -240,6 +240,32 @@ async fn a_session_from_post_session_opens_the_users_prefix_and_nothing_else() {
 }
 
 #[tokio::test]
+async fn assets_are_private_and_revalidated_and_refusals_are_never_stored() {
+    let s = start(None).await;
+    let cookies = s.cookies_for(&format!("/users/{ALICE}/*"), now() + 600);
+    let own = s
+        .get(&format!("/users/{ALICE}/a.txt"), Some(&cookies))
+        .await;
+    assert_eq!(own.status(), 200);
+    assert_eq!(own.headers()["cache-control"], "private, no-cache");
+    let etag = own.headers()["etag"].to_str().unwrap().to_owned();
+    let again = client()
+        .get(format!("{}/users/{ALICE}/a.txt", s.url))
+        .header("cookie", &cookies)
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["cache-control"], "private, no-cache");
+    let refused = s.get(&format!("/users/{BOB}/b.txt"), Some(&cookies)).await;
+    assert_eq!(refused.headers()["cache-control"], "no-store");
+    let unsigned = s.get(&format!("/users/{ALICE}/a.txt"), None).await;
+    assert_eq!(unsigned.status(), 401);
+    assert_eq!(unsigned.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
 async fn no_cookies_get_the_edge_checks_401_with_a_bearer_challenge() {
     let s = start(None).await;
     let resp = s.get(&format!("/users/{ALICE}/a.txt"), None).await;
