@@ -109,6 +109,13 @@ export interface KeyholeProps {
    */
   readonly allowedOrigins?: string | string[];
   /**
+   * `Cache-Control` browsers get on assets: `private, no-cache` (revalidate every use, so a
+   * logged-out browser cannot show a cached copy) or `private, max-age=N`. Template parameter
+   * `AssetCacheControl`.
+   * @default 'private, no-cache'
+   */
+  readonly assetCacheControl?: string;
+  /**
    * Where the edge check redirects browser navigations that have no session. Template parameter `SignInUrl`.
    * @default none: such navigations get a 401
    */
@@ -223,6 +230,7 @@ export class Keyhole extends Construct {
       CookieSameSite: ['cookieSameSite', text('cookieSameSite', props.cookieSameSite)],
       CookieDomain: ['cookieDomain', text('cookieDomain', props.cookieDomain)],
       AllowedOrigins: ['allowedOrigins', list('allowedOrigins', props.allowedOrigins)],
+      AssetCacheControl: ['assetCacheControl', text('assetCacheControl', props.assetCacheControl)],
       SignInUrl: ['signInUrl', text('signInUrl', props.signInUrl)],
       DomainName: ['customDomain.domainName', domain?.domainName],
       HostedZoneId: ['customDomain.zone', domain?.zone.hostedZoneId],

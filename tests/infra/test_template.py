@@ -225,6 +225,39 @@ def check_asset_behaviours_are_locked(t: dict) -> None:
         assert keyed["CookiesConfig"]["CookieBehavior"] == "none", f"{where}: cookies are in the cache key"
 
 
+def check_asset_responses_are_private(t: dict) -> None:
+    """Every behaviour serving the bucket has the stack's response headers policy, which makes
+    viewers' copies private (Cache-Control over whatever S3 says, from AssetCacheControl, or in
+    the CDK template the value it was given), and whose CORS, when there is any, names exact
+    origins only: credentials are never granted to `*`."""
+    policies = resources_of(t, "AWS::CloudFront::ResponseHeadersPolicy")
+    for b in behaviours(t):
+        if b["TargetOriginId"] != "assets":
+            continue
+        ref = b.get("ResponseHeadersPolicyId")
+        assert ref, f"asset behaviour {b.get('PathPattern', 'default')} has no response headers policy"
+        name = next((n for n in policies if refers_to(ref, n)), None)
+        assert name, "the asset response headers policy is not the stack's own"
+        config = policies[name]["Properties"]["ResponseHeadersPolicyConfig"]
+        cache = [i for i in config.get("CustomHeadersConfig", {}).get("Items", []) if i["Header"].lower() == "cache-control"]
+        assert len(cache) == 1 and cache[0]["Override"] is True, "Cache-Control is not set over the origin's"
+        value = cache[0]["Value"]
+        if "AssetCacheControl" in t.get("Parameters", {}):
+            assert value == {"Ref": "AssetCacheControl"}, "Cache-Control does not come from AssetCacheControl"
+            parameter = t["Parameters"]["AssetCacheControl"]
+            assert parameter["Default"].startswith("private,"), "assets default to a cache others could share"
+            assert re.fullmatch(parameter["AllowedPattern"], "public, max-age=86400") is None, "AssetCacheControl accepts public caching"
+        else:
+            assert isinstance(value, str) and value.startswith("private,"), f"assets are served as {value!r}"
+        cors = config.get("CorsConfig")
+        if isinstance(cors, dict) and "Fn::If" in cors:
+            condition, cors, _ = cors["Fn::If"]
+            assert condition == "HasAllowedOrigins", "CORS is not tied to AllowedOrigins"
+        if cors:
+            assert '"*"' not in json.dumps(cors), "CORS grants to a wildcard"
+            assert cors.get("AccessControlAllowCredentials") is True, "CORS without credentials cannot carry the cookies"
+
+
 def check_session_behaviour(t: dict) -> None:
     """/session* goes to the HTTP API, uncached, all methods, with every viewer header (the
     Authorization header included), cookie and query string."""
@@ -347,6 +380,7 @@ def check_edge_check_matches_source(t: dict) -> None:
 CHECKS = [
     check_bucket_is_private,
     check_asset_behaviours_are_locked,
+    check_asset_responses_are_private,
     check_session_behaviour,
     check_signer_permissions,
     check_no_wildcard_resources,
@@ -413,6 +447,10 @@ def _session(t):
     return next(b for b in _dist(t)["CacheBehaviors"] if b["PathPattern"] == "/session*")
 
 
+def _headers_policy(t):
+    return only(t, "AWS::CloudFront::ResponseHeadersPolicy")[1]["Properties"]["ResponseHeadersPolicyConfig"]
+
+
 def _role_statements(t, role):
     return t["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
 
@@ -452,6 +490,15 @@ PLANTED = {
     "extra unlocked asset behaviour": (check_asset_behaviours_are_locked,
         lambda t: _dist(t)["CacheBehaviors"].append(
             {"PathPattern": "/public/*", "TargetOriginId": "assets", "ViewerProtocolPolicy": "https-only", "CachePolicyId": {"Ref": "AssetCachePolicy"}})),
+    "asset behaviour without response headers policy": (check_asset_responses_are_private,
+        lambda t: _dist(t)["DefaultCacheBehavior"].pop("ResponseHeadersPolicyId")),
+    "Cache-Control left to the origin": (check_asset_responses_are_private,
+        lambda t: _headers_policy(t)["CustomHeadersConfig"]["Items"][0].update(Override=False)),
+    "public caching": (check_asset_responses_are_private,
+        lambda t: _headers_policy(t)["CustomHeadersConfig"]["Items"][0].update(Value="public, max-age=86400")),
+    "CORS for any origin": (check_asset_responses_are_private,
+        lambda t: _headers_policy(t).update(CorsConfig={"AccessControlAllowCredentials": True, "AccessControlAllowOrigins": {"Items": ["*"]},
+            "AccessControlAllowHeaders": {"Items": ["Range"]}, "AccessControlAllowMethods": {"Items": ["GET"]}, "OriginOverride": True})),
     "/session* cached": (check_session_behaviour, lambda t: _session(t).update(CachePolicyId="658327ea-f89d-4fab-a63d-7e88639e58f6")),
     "/session* to the bucket": (check_session_behaviour, lambda t: _session(t).update(TargetOriginId="assets")),
     "/session* without the headers": (check_session_behaviour, lambda t: _session(t).pop("OriginRequestPolicyId")),
