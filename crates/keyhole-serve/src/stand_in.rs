@@ -63,12 +63,35 @@ pub(crate) async fn serve(
         .assets
         .respond(&parts.method, parts.uri.path(), &parts.headers)
         .await;
-    // The response headers policy on the asset behaviour: viewers revalidate every use.
-    if resp.status().is_success() || resp.status() == StatusCode::NOT_MODIFIED {
-        resp.headers_mut()
-            .insert(header::CACHE_CONTROL, app.asset_cache_control.clone());
-    }
+    apply_response_headers_policy(&app, &parts.headers, &mut resp);
     resp
+}
+
+/// What the template's response headers policy on the asset behaviour adds: `Cache-Control` for
+/// viewers (every use revalidates by default), and credentialed CORS for `ALLOWED_ORIGINS`.
+fn apply_response_headers_policy(app: &App, request: &HeaderMap, resp: &mut Response<Body>) {
+    let cacheable = resp.status().is_success() || resp.status() == StatusCode::NOT_MODIFIED;
+    let headers = resp.headers_mut();
+    if cacheable {
+        headers.insert(header::CACHE_CONTROL, app.asset_cache_control.clone());
+    }
+    let allowed = &app.signer.config().allowed_origins;
+    if allowed.is_empty() {
+        return;
+    }
+    headers.insert(header::VARY, header_value("Origin"));
+    let origin = request.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if let Some(origin) = origin.filter(|o| allowed.iter().any(|a| a == o)) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, header_value(origin));
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            header_value("true"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            header_value("Accept-Ranges, Content-Length, Content-Range, ETag"),
+        );
+    }
 }
 
 /// The answer the edge-check function gave instead of passing the request on.

@@ -266,6 +266,58 @@ async fn assets_are_private_and_revalidated_and_refusals_are_never_stored() {
 }
 
 #[tokio::test]
+async fn assets_answer_credentialed_cors_to_allowed_origins_only() {
+    let dirs = tempfile::tempdir().unwrap();
+    bucket(dirs.path());
+    let mut options = ServeOptions::new(0, dirs.path().join("bucket"));
+    options.state_dir = dirs.path().join("state");
+    let server = Server::bind(options, |name| {
+        (name == "ALLOWED_ORIGINS").then(|| "http://127.0.0.2:9000".to_owned())
+    })
+    .await
+    .unwrap();
+    let url = server.info().url.clone();
+    let (_tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(server.run(async move {
+        let _ = rx.await;
+    }));
+    let keys = LocalKeys::load_or_create(&dirs.path().join("state")).unwrap();
+    let signer = Signer::new(
+        SigningKey::from_pem(&keys.private_key_pem).unwrap(),
+        keys.key_pair_id.clone(),
+        HashAlgorithm::Sha256,
+    );
+    let policy = Policy::new(format!("{url}/users/{ALICE}/*"), now() + 600).unwrap();
+    let cookies = cookie_header(&signer.cookies(&policy).unwrap().pairs());
+    for (origin, granted) in [
+        ("http://127.0.0.2:9000", true),
+        ("http://127.0.0.3:9000", false),
+    ] {
+        let resp = client()
+            .get(format!("{url}/users/{ALICE}/a.txt"))
+            .header("cookie", &cookies)
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["vary"], "Origin");
+        let grant = resp.headers().get("access-control-allow-origin");
+        assert_eq!(
+            grant.map(|v| v.to_str().unwrap()),
+            granted.then_some(origin),
+            "{origin}"
+        );
+        assert_eq!(
+            resp.headers()
+                .get("access-control-allow-credentials")
+                .is_some(),
+            granted
+        );
+    }
+}
+
+#[tokio::test]
 async fn no_cookies_get_the_edge_checks_401_with_a_bearer_challenge() {
     let s = start(None).await;
     let resp = s.get(&format!("/users/{ALICE}/a.txt"), None).await;
