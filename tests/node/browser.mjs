@@ -3,12 +3,16 @@
 //   - sign in as alice on the demo page: every one of her <img> tags renders, bob's does not;
 //   - her <video> plays past its first second (served with Range requests);
 //   - a page that only sets a `token` cookie gets an asset through /session/bridge;
-//   - after logout, a fresh asset request fails.
+//   - after logout, a fresh asset request fails, an image seen before does not render again from the
+//     browser's cache, and navigating to it ends at the sign-in page (the browser's normal cache
+//     throughout: assets come as Cache-Control: private, no-cache);
+//   - a page on another origin that auto-submits a login form (login CSRF) leaves no session.
 // The screenshot is kept in tests/artifacts/ (git-ignored) as the test's artifact.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -80,14 +84,27 @@ test('alice sees her images and video, not bob\'s, and loses access after logout
 
     await page.screenshot({ path: join(ARTIFACTS, 'browser-demo.png'), fullPage: true });
 
-    // Logout clears the cookies: a fresh request (no cache) for one of her assets now fails.
+    // Logout clears the cookies: a request for one of her assets, through the browser's normal
+    // cache, now fails.
     const asset = own[0].src;
     await page.click('#logout');
     await page.waitForSelector('body[data-session="none"]');
-    const status = await page.evaluate(async (url) => (await fetch(url, { cache: 'no-store' })).status, asset);
+    const status = await page.evaluate(async (url) => (await fetch(url)).status, asset);
     assert.equal(status, 401, `after logout ${asset} answered ${status}`);
     const left = (await context.cookies()).filter((c) => c.name.startsWith('CloudFront-'));
     assert.deepEqual(left, [], 'no CloudFront cookie survives logout');
+
+    // An image that rendered before does not render again from the cache ...
+    const again = await page.evaluate((url) => new Promise((resolve) => {
+      const img = new Image();
+      img.onload = () => resolve({ state: 'loaded', w: img.naturalWidth });
+      img.onerror = () => resolve({ state: 'failed', w: img.naturalWidth });
+      img.src = url;
+    }), asset);
+    assert.deepEqual(again, { state: 'failed', w: 0 }, `after logout ${asset} rendered from the cache`);
+    // ... and navigating to it ends at the sign-in page, not at the cached copy.
+    await page.goto(asset);
+    assert.equal(new URL(page.url()).pathname, '/', `navigation after logout ended at ${page.url()}`);
   } finally {
     await context.close();
   }
@@ -112,5 +129,40 @@ test('a page that only sets a token cookie gets its image through the bridge', a
     await page.screenshot({ path: join(ARTIFACTS, 'browser-bridge.png') });
   } finally {
     await context.close();
+  }
+});
+
+/** Serves `html` at / on another loopback origin (a different port is a different origin). */
+async function otherOrigin(html) {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(html);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => new Promise((r) => server.close(r)) };
+}
+
+test('a page on another origin that auto-submits a login form leaves the visitor with no session', async () => {
+  // The attacker's own token (any account they hold), planted through a text/plain form whose
+  // body reads as JSON: {"token":"<jwt>","x":"="}.
+  const issued = await fetch(BASE + '/idp/token', { method: 'POST', body: new URLSearchParams({ username: 'bob' }) });
+  const attackerToken = (await issued.json()).id_token;
+  const field = JSON.stringify(`{"token":"${attackerToken}","x":"`).slice(1, -1).replace(/&/g, '&amp;').replace(/"/g, '&quot;');
+  const evil = await otherOrigin(`<!doctype html><form method="POST" action="${BASE}/session" enctype="text/plain">
+    <input type="hidden" name="${field}" value='"}'></form><script>document.forms[0].submit()</script>`);
+  const context = await freshBrowser();
+  try {
+    const page = context.pages()[0] || (await context.newPage());
+    const answered = page.waitForResponse((r) => r.url() === BASE + '/session', { timeout: 15000 });
+    await page.goto(evil.url);
+    const resp = await answered;
+    assert.equal(resp.request().method(), 'POST');
+    assert.equal(resp.status(), 403, 'the cross-site login was refused');
+    const names = (await context.cookies()).map((c) => c.name);
+    assert.deepEqual(names.filter((n) => n.startsWith('CloudFront-') || n === 'Keyhole-Session'), [],
+      `the visitor holds no session cookie: ${names}`);
+  } finally {
+    await context.close();
+    await evil.close();
   }
 });
