@@ -98,7 +98,7 @@ test-node: deps ## cross-checks against the AWS JavaScript signer; edge-check ca
 test-browser: deps ## the demo flow in headless Chromium, against keyhole serve on a free loopback port
 	[ -x /usr/bin/chromium ] || { apt-get update && apt-get install -y chromium; }
 	$(CARGO) build --locked -p keyhole-cli --bin keyhole
-	crates/keyhole-serve/scripts/with-serve.sh target/debug/keyhole node --test $(NODE_DIR)/browser.mjs
+	KEYHOLE_BIN=target/debug/keyhole crates/keyhole-serve/scripts/with-serve.sh target/debug/keyhole node --test $(NODE_DIR)/browser.mjs
 
 ## The SAM tools run from the venv (cargo-lambda and zig come from PyPI there). `sam build` compiles
 ## into its own target folder, kept between runs so a second build is incremental, and apart from

@@ -166,3 +166,65 @@ test('a page on another origin that auto-submits a login form leaves the visitor
     await evil.close();
   }
 });
+
+/** A keyhole serve of its own, started with `env`; resolves once it prints its URL. */
+async function serveWith(env) {
+  const { spawn } = await import('node:child_process');
+  const state = mkdtempSync(join(tmpdir(), 'keyhole-serve-'));
+  profiles.push(state);
+  const child = spawn(process.env.KEYHOLE_BIN || 'target/debug/keyhole', ['serve', '--port', '0', '--state-dir', state], {
+    env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`keyhole serve printed no URL: ${out}`)), 15000);
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = out.match(/up at (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on('exit', (code) => reject(new Error(`keyhole serve exited with ${code}: ${out}`)));
+  });
+  return { url, stop: () => child.kill() };
+}
+
+test('a page on a listed second origin shows a crossorigin="use-credentials" image', async () => {
+  const ALICE = '6f1d2c8e-4b7a-4e3f-9c21-8a5d3b0e7f14';
+  // The page's origin must be known before the stack starts, to be listed in ALLOWED_ORIGINS.
+  let html = '';
+  const app = createServer((req, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end(html); });
+  await new Promise((resolve) => app.listen(0, '127.0.0.1', resolve));
+  const appOrigin = `http://127.0.0.1:${app.address().port}`;
+  const stack = await serveWith({ ALLOWED_ORIGINS: appOrigin });
+  const context = await freshBrowser();
+  try {
+    html = `<!doctype html><img id="listed" crossorigin="use-credentials" src="${stack.url}/users/${ALICE}/pattern.png">`;
+    const page = context.pages()[0] || (await context.newPage());
+    // Sign in on the stack's own page, as a user would, then open the other site's page.
+    await page.goto(stack.url + '/');
+    await page.waitForSelector('body[data-ready="yes"]');
+    await page.click('#signin-alice');
+    await page.waitForSelector('body[data-session="active"]', { timeout: 15000 });
+    await page.goto(appOrigin + '/');
+    await page.waitForFunction(() => document.getElementById('listed').complete, null, { timeout: 15000 });
+    const w = await page.$eval('#listed', (i) => i.naturalWidth);
+    assert.ok(w > 0, 'the credentialed cross-origin image rendered');
+    const read = await page.evaluate(async (url) => {
+      try { return (await fetch(url, { credentials: 'include' })).status; } catch { return 'blocked'; }
+    }, `${stack.url}/users/${ALICE}/pattern.png`);
+    assert.equal(read, 200, 'a credentialed fetch from the listed origin may read the asset');
+    // From an origin that is not listed, the same tag fails: the grant is what lets it through.
+    const other = await otherOrigin(html);
+    try {
+      await page.goto(other.url);
+      await page.waitForFunction(() => document.getElementById('listed').complete, null, { timeout: 15000 });
+      assert.equal(await page.$eval('#listed', (i) => i.naturalWidth), 0, 'an unlisted origin got the image');
+    } finally {
+      await other.close();
+    }
+  } finally {
+    await context.close();
+    stack.stop();
+    await new Promise((r) => app.close(r));
+  }
+});
