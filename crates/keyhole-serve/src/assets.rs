@@ -152,6 +152,20 @@ pub fn content_type(path: &Path) -> &'static str {
     }
 }
 
+/// The range a GET asks for: `Range`, honoured only while `If-Range` (when sent) still matches.
+fn requested_range(headers: &HeaderMap, etag: &str, len: u64) -> ByteRange {
+    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let range_applies = match headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
+        Some(validator) => validator.trim() == etag,
+        None => true,
+    };
+    if range_applies {
+        parse_range(range_header, len)
+    } else {
+        ByteRange::Full
+    }
+}
+
 /// A folder played as the bucket.
 #[derive(Debug, Clone)]
 pub struct AssetStore {
@@ -284,17 +298,7 @@ impl AssetStore {
                 base.status(StatusCode::NOT_MODIFIED).body(Body::empty()),
             ));
         }
-        let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-        // If-Range: serve the range only while the client's validator still matches.
-        let range_applies = match headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
-            Some(validator) => validator.trim() == etag,
-            None => true,
-        };
-        let range = if range_applies {
-            parse_range(range_header, len)
-        } else {
-            ByteRange::Full
-        };
+        let range = requested_range(headers, &etag, len);
         let content_type = content_type(path);
         let (status, start, count, builder) = match range {
             ByteRange::Full => (StatusCode::OK, 0, len, base),
