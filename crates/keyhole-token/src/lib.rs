@@ -34,8 +34,8 @@ mod verifier;
 
 pub use claims::Claims;
 pub use config::{
-    DEFAULT_JWKS_COOLDOWN, DEFAULT_JWKS_TTL, DEFAULT_LEEWAY_SECONDS, ISSUER_VARIABLES,
-    IssuerConfig, IssuerKind, MAX_LEEWAY_SECONDS, TOKEN_VARIABLES, TokenConfig, TokenUse,
+    CHECK_VARIABLES, DEFAULT_JWKS_COOLDOWN, DEFAULT_JWKS_TTL, DEFAULT_LEEWAY_SECONDS,
+    ISSUER_VARIABLES, IssuerConfig, IssuerKind, MAX_LEEWAY_SECONDS, TokenConfig, TokenUse,
     names_an_issuer,
 };
 pub use error::{ConfigError, FetchError, KeySetError, Rejection};
