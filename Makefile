@@ -12,7 +12,7 @@ MOTO_URL    := http://127.0.0.1:$(MOTO_PORT)
 CARGO       ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help run test deps lint deny cargo-deny test-rust test-node test-browser test-infra bench bench-signer validate deploy sam-build qemu-arm64 \
+.PHONY: help run test deps lint deny cargo-deny test-rust test-node test-client test-browser test-infra bench bench-signer validate deploy sam-build qemu-arm64 \
         lambda-target test-cdk cdk-synth cdk-pack moto-start moto-stop clean
 
 help: ## list the targets
@@ -26,7 +26,7 @@ run: ## start the local stack (keyhole serve) on 127.0.0.1
 
 # test-infra (which runs sam build) comes before test-cdk: the CDK synth then finds both Lambdas
 # compiled in target/sam and only copies them out.
-test: deps lint deny test-rust test-node test-browser test-infra test-cdk ## everything CI checks
+test: deps lint deny test-rust test-node test-client test-browser test-infra test-cdk ## everything CI checks
 	@echo "make test: all suites passed"
 
 ## --- what the tests need ------------------------------------------------------------------------
@@ -94,6 +94,26 @@ test-node: deps ## cross-checks against the AWS JavaScript signer; edge-check ca
 	$(CARGO) build --locked -p keyhole-cli --bin keyhole
 	KEYHOLE_BIN=target/debug/keyhole node $(NODE_DIR)/cross-check.mjs
 	node --test functions/edge-check/test.mjs
+
+## The browser session client needs no npm install: it has no dependencies and its tests use
+## node's own runner. The tarball is unpacked under its package name and imported by that name,
+## so `exports` is checked as an app meets it.
+CLIENT_DIR  := clients/js
+CLIENT_PACK := $(CLIENT_DIR)/pack
+
+test-client: ## the browser session client (clients/js): unit tests under node, npm pack, what the tarball holds
+	node --test $(CLIENT_DIR)/test/
+	rm -rf $(CLIENT_PACK) && mkdir -p $(CLIENT_PACK)/node_modules/@keyhole/session
+	cd $(CLIENT_DIR) && npm pack --pack-destination pack --loglevel=error
+	tarball=$$(ls $(CLIENT_PACK)/keyhole-session-*.tgz); \
+	listing=$$(tar tzf "$$tarball"); \
+	for f in package.json README.md src/index.js src/index.d.ts; do \
+		grep -qx "package/$$f" <<<"$$listing" || { echo "test-client: $$f is missing from $$tarball"; exit 1; }; \
+	done; \
+	tar -xzf "$$tarball" -C $(CLIENT_PACK)/node_modules/@keyhole/session --strip-components=1
+	cd $(CLIENT_PACK) && node --input-type=module -e \
+		"import { createSession } from '@keyhole/session'; const s = createSession(); s.dispose(); if (s.state.status !== 'unknown') process.exit(1);"
+	echo "test-client: src/index.js $$(wc -c <$(CLIENT_DIR)/src/index.js) bytes, $$(gzip -9c $(CLIENT_DIR)/src/index.js | wc -c) gzipped"
 
 test-browser: deps ## the demo flow in headless Chromium, against keyhole serve on a free loopback port
 	[ -x /usr/bin/chromium ] || { apt-get update && apt-get install -y chromium; }
@@ -197,3 +217,4 @@ clean:
 	$(CARGO) clean
 	rm -rf $(VENV) $(NODE_DIR)/node_modules .aws-sam
 	rm -rf $(CDK_DIR)/node_modules $(CDK_DIR)/dist $(CDK_OUT) $(CDK_DIR)/pack
+	rm -rf $(CLIENT_PACK)

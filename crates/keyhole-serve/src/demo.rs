@@ -8,11 +8,17 @@ use axum::http::{Response, StatusCode, header};
 use crate::responses::respond_or_500;
 
 const INDEX: &str = include_str!("../demo/page/index.html");
-const FILES: [(&str, &str, &str); 3] = [
+const FILES: [(&str, &str, &str); 4] = [
     (
         "app.js",
         "text/javascript; charset=utf-8",
         include_str!("../demo/page/app.js"),
+    ),
+    // The session client itself, as an app would ship it.
+    (
+        "keyhole-session.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../clients/js/src/index.js"),
     ),
     (
         "classic.html",
