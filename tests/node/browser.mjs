@@ -228,3 +228,42 @@ test('a page on a listed second origin shows a crossorigin="use-credentials" ima
     await new Promise((r) => app.close(r));
   }
 });
+
+test('a reloaded page is still signed in, shows who, and the client refreshes before expiry so images keep loading', async () => {
+  // The shortest lifetime the signer accepts (60 s): the client refreshes before it ends, and an
+  // image loaded after the first session's cookies have expired still renders.
+  const stack = await serveWith({ SESSION_TTL_SECONDS: '60' });
+  const context = await freshBrowser();
+  try {
+    const page = context.pages()[0] || (await context.newPage());
+    await page.goto(stack.url + '/');
+    await page.waitForSelector('body[data-ready="yes"]');
+    const busySeen = page.waitForSelector('body[data-busy]', { state: 'attached', timeout: 15000 });
+    await page.click('#signin-alice');
+    await busySeen;
+    await page.waitForSelector('body[data-session="active"]', { timeout: 15000 });
+    assert.match(await page.textContent('#status'), /alice/, 'the page shows the user\'s name');
+    const firstExpiry = await page.textContent('#expires-at');
+
+    await page.reload();
+    await page.waitForSelector('body[data-session="active"]', { timeout: 15000 });
+    await settled(page, 'img.own');
+    assert.ok((await page.$$eval('img.own', (imgs) => imgs.every((i) => i.naturalWidth > 0))), 'images render after a reload');
+
+    // Past the first session's end: the client must have refreshed on its own.
+    await page.waitForSelector('body[data-refreshes="1"], body[data-refreshes="2"]', { state: 'attached', timeout: 75000 });
+    await page.waitForTimeout(8000);
+    assert.notEqual(await page.textContent('#expires-at'), firstExpiry, 'the session was extended');
+    const fresh = await page.evaluate(() => new Promise((resolve) => {
+      const src = document.querySelector('img.own').src + '?after-refresh=' + Date.now();
+      const img = new Image();
+      img.onload = () => resolve(img.naturalWidth);
+      img.onerror = () => resolve(0);
+      img.src = src;
+    }));
+    assert.ok(fresh > 0, 'an image requested after the first cookies expired still renders');
+  } finally {
+    await context.close();
+    stack.stop();
+  }
+});
