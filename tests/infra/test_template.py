@@ -30,6 +30,9 @@ ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 ALL_METHODS = {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
 LOGS_ONLY_MANAGED_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 REQUIRED_OUTPUTS = {"SiteUrl", "SessionEndpoint", "BucketName", "KeyGroupId"}
+# LoggingConfig's allowed values (the CloudFormation reference for AWS::Lambda::Function).
+APPLICATION_LOG_LEVELS = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+SYSTEM_LOG_LEVELS = {"DEBUG", "INFO", "WARN"}
 SIGNER_VARIABLES = {
     "COGNITO_USER_POOL_ID", "COGNITO_CLIENT_ID", "OIDC_ISSUER", "OIDC_AUDIENCE", "JWKS_URL",
     "TOKEN_USE", "REQUIRED_GROUPS", "ASSET_BASE_URL", "SESSION_SCOPES", "SESSION_TTL_SECONDS",
@@ -346,6 +349,19 @@ def check_logs_expire(t: dict) -> None:
         assert group["Properties"].get("RetentionInDays"), f"{name}: its log group keeps logs forever"
 
 
+def check_logs_are_json(t: dict) -> None:
+    """Each Lambda logs in Lambda's JSON format, so it receives AWS_LAMBDA_LOG_FORMAT=JSON and
+    writes the flat lines the README's Logs Insights queries read; any level set is one Lambda
+    knows."""
+    for name in ("SignerFunction", "KeySetupFunction"):
+        config = t["Resources"][name]["Properties"].get("LoggingConfig", {})
+        assert config.get("LogFormat") == "JSON", f"{name}: log format {config.get('LogFormat')!r}, not JSON"
+        level = config.get("ApplicationLogLevel", "INFO")
+        assert level in APPLICATION_LOG_LEVELS, f"{name}: application log level {level!r}"
+        system = config.get("SystemLogLevel", "INFO")
+        assert system in SYSTEM_LOG_LEVELS, f"{name}: system log level {system!r}"
+
+
 def check_outputs(t: dict) -> None:
     missing = REQUIRED_OUTPUTS - set(t.get("Outputs", {}))
     assert not missing, f"missing outputs {sorted(missing)}"
@@ -387,6 +403,7 @@ CHECKS = [
     check_key_group_membership_is_not_owned_by_cloudformation,
     check_functions,
     check_logs_expire,
+    check_logs_are_json,
     check_outputs,
     check_edge_check_matches_source,
 ]
@@ -531,6 +548,12 @@ PLANTED = {
         lambda t: t["Resources"]["SignerLogGroup"]["Properties"].pop("RetentionInDays")),
     "key setup on the implicit log group": (check_logs_expire,
         lambda t: t["Resources"]["KeySetupFunction"]["Properties"].pop("LoggingConfig")),
+    "signer logs in text": (check_logs_are_json,
+        lambda t: t["Resources"]["SignerFunction"]["Properties"]["LoggingConfig"].update(LogFormat="Text")),
+    "key setup without a log format": (check_logs_are_json,
+        lambda t: t["Resources"]["KeySetupFunction"]["Properties"]["LoggingConfig"].pop("LogFormat")),
+    "an application log level Lambda does not know": (check_logs_are_json,
+        lambda t: t["Resources"]["SignerFunction"]["Properties"]["LoggingConfig"].update(ApplicationLogLevel="VERBOSE")),
     "missing output": (check_outputs, lambda t: t["Outputs"].pop("KeyGroupId")),
     "edge check edited in the template": (check_edge_check_matches_source,
         lambda t: t["Resources"]["EdgeCheckFunction"]["Properties"].update(

@@ -1,5 +1,6 @@
 //! `keyhole serve`: the whole system on one machine (see the keyhole-serve crate).
 
+use std::io::IsTerminal as _;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +9,10 @@ use anyhow::Context;
 use keyhole_serve::{ServeOptions, Server};
 
 use crate::output::{errln, outln};
+
+/// What `keyhole serve` logs when RUST_LOG is not set: warnings from everything, and the local
+/// stack's own info lines (one access line per request), but not the dependencies' chatter.
+const DEFAULT_LOG_FILTER: &str = "warn,keyhole_serve=info";
 
 /// Options of `keyhole serve`. Token, cookie and scope settings come from the same environment
 /// variables as the Lambda (see docs/architecture.md); with no issuer set, a development identity provider
@@ -45,13 +50,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     options.state_dir = args.state_dir;
     options.sign_in_url = Some(args.sign_in_url).filter(|s| !s.is_empty());
     options.asset_cache_control = args.asset_cache_control;
-    // Warnings and errors (a key that will not load, an unreachable issuer) reach the terminal;
-    // RUST_LOG=info adds the signer's one JSON line per request.
+    // Warnings and errors (a key that will not load, an unreachable issuer) and one access line
+    // per request reach the terminal; RUST_LOG replaces the filter (RUST_LOG=info adds the
+    // signer's own line per /session request). Colour only on a terminal, and never with NO_COLOR.
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -25,8 +25,9 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; 
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# RUST_LOG=warn: the figures measure the stack, not its one access line per request.
 start() {
-    "$bin" serve --port "$1" --state-dir "$work/state" >"$work/serve.log" 2>&1 &
+    RUST_LOG=warn "$bin" serve --port "$1" --state-dir "$work/state" >"$work/serve.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 200); do curl -sf -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.05; done
     cat "$work/serve.log" >&2; return 1

@@ -8,6 +8,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod access_log;
 pub mod assets;
 mod demo;
 pub mod edge;

@@ -1,7 +1,8 @@
 //! The local stack assembled: options, the parts built once at start, the router, the banner.
 //! The parts' own jobs live beside it: `local_env.rs` (which variables the stack reads),
 //! `lambda_adapter.rs` (`/session*` to the signer's handler), `stand_in.rs` (CloudFront),
-//! `idp.rs` (the development identity provider), `responses.rs` (hand-built responses).
+//! `idp.rs` (the development identity provider), `responses.rs` (hand-built responses),
+//! `access_log.rs` (one line per request).
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -295,5 +296,7 @@ fn router(app: Arc<App>) -> Router {
             crate::idp::router(Arc::clone(idp), Arc::clone(&app.clock)),
         );
     }
-    r.fallback(crate::stand_in::serve).with_state(app)
+    r.fallback(crate::stand_in::serve)
+        .with_state(app)
+        .layer(axum::middleware::from_fn(crate::access_log::access_log))
 }

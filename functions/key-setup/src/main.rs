@@ -7,11 +7,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_target(false)
-        .without_time()
-        .init();
+    keyhole_lambda_log::init()?;
     let config = aws_config::load_from_env().await;
     let keys = CloudFrontApi::new(aws_sdk_cloudfront::Client::new(&config));
     let secrets = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&config));

@@ -2,6 +2,7 @@
 //! secret store) so the logic runs in tests with hand-written fakes.
 
 use std::future::Future;
+use std::time::Instant;
 
 use keyhole_core::{KeyType, SigningKey};
 use serde::Serialize;
@@ -297,10 +298,28 @@ pub async fn process(
     keys: &impl KeyApi,
     secrets: &impl SecretStore,
 ) -> Result<(CfnRequest, CfnResponse), Error> {
+    let started = Instant::now();
     let req = CfnRequest::from_json(event)?;
     let resp = handle(&req, keys, secrets).await;
-    if resp.status == Status::Failed {
-        tracing::error!(request_type = ?req.request_type, reason = %resp.reason, "custom resource request failed");
+    // One line per request, flat, with the signer's field names; the invocation's `requestId`
+    // comes from the runtime's span (keyhole-lambda-log).
+    let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+    let duration_ms = f64::from(micros) / 1000.0;
+    match resp.status {
+        Status::Success => tracing::info!(
+            requestType = ?req.request_type,
+            outcome = "SUCCESS",
+            reason = %resp.reason,
+            durationMs = duration_ms,
+            "custom resource request"
+        ),
+        Status::Failed => tracing::error!(
+            requestType = ?req.request_type,
+            outcome = "FAILED",
+            reason = %resp.reason,
+            durationMs = duration_ms,
+            "custom resource request"
+        ),
     }
     Ok((req, resp))
 }

@@ -168,21 +168,32 @@ async fn route(
 /// response cannot be built at all, so Lambda error metrics mean something.
 pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     let started = Instant::now();
+    let cold_start = state.take_cold_start();
     let path = request::route_path(&req).to_owned();
     let origin = allowed_origin(&state.config, req.headers());
     let reply = route(state, &req, &path, origin.as_deref())
         .await
         .unwrap_or_else(Failure::into_reply);
+    // Field names as CloudWatch Logs Insights users know them from Lambda's own JSON lines
+    // (`requestId` is the invocation's); the README's queries read them.
     tracing::info!(
-        request_id = %request::request_id(&req),
+        requestId = request::invocation_id(&req),
+        apiRequestId = request::api_request_id(&req),
+        coldStart = cold_start,
         method = %req.method(),
         path = %path,
         status = reply.status.as_u16(),
         outcome = reply.outcome,
         reason = reply.reason.as_deref().unwrap_or(""),
-        scopes = ?reply.scopes,
-        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        scopes = %reply.scopes.join(","),
+        durationMs = duration_ms(started),
         "session request"
     );
     reply.into_response(origin.as_deref(), !state.config.allowed_origins.is_empty())
+}
+
+/// Milliseconds since `started`, to the microsecond.
+fn duration_ms(started: Instant) -> f64 {
+    let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+    f64::from(micros) / 1000.0
 }

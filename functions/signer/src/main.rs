@@ -9,15 +9,8 @@ use lambda_http::{run, service_fn};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // JSON lines for CloudWatch; level from RUST_LOG, default info. Lambda stamps the time.
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .without_time()
-        .init();
+    // AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL, as the function's LoggingConfig sets them.
+    keyhole_lambda_log::init()?;
     // anyhow prints the Display form, which names the variable at fault.
     let config = Config::from_env().context("invalid signer configuration")?;
     let tokens = TokenConfig::from_env()

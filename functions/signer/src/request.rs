@@ -23,15 +23,19 @@ struct TokenBody {
     token: Option<String>,
 }
 
-/// API Gateway's request id, else the Lambda invocation's, for the log line.
-pub(crate) fn request_id(req: &Request) -> String {
-    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
-        && let Some(id) = &ctx.request_id
-    {
-        return id.clone();
+/// API Gateway's id for the request (`apiRequestId` in the log line), when it came through
+/// API Gateway.
+pub(crate) fn api_request_id(req: &Request) -> Option<&str> {
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
+        return ctx.request_id.as_deref();
     }
-    req.lambda_context_ref()
-        .map_or_else(|| "-".to_owned(), |c| c.request_id.clone())
+    None
+}
+
+/// The Lambda invocation's id (`requestId` in the log line, as Lambda names it), when the
+/// request came through the Lambda runtime.
+pub(crate) fn invocation_id(req: &Request) -> Option<&str> {
+    req.lambda_context_ref().map(|c| c.request_id.as_str())
 }
 
 /// The path without an API Gateway stage prefix (lambda_http adds `/<stage>` for named stages).

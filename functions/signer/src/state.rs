@@ -1,6 +1,7 @@
 //! What the handler keeps between requests: configuration, the token verifier, and the signing
 //! key, loaded once and then cached (or retried while it keeps failing).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use keyhole_core::{
@@ -35,6 +36,8 @@ pub struct AppState {
     keys: Arc<dyn KeySource>,
     loaded: RwLock<Option<Arc<LoadedKey>>>,
     loading: tokio::sync::Mutex<LoadState>,
+    /// Set until the first request takes it: the log line's `coldStart`.
+    cold: AtomicBool,
 }
 
 impl AppState {
@@ -58,6 +61,7 @@ impl AppState {
             keys,
             loaded: RwLock::new(None),
             loading: tokio::sync::Mutex::new(LoadState::default()),
+            cold: AtomicBool::new(true),
         };
         let _ = state.key().await;
         state
@@ -84,6 +88,12 @@ impl AppState {
     /// Whether a signing key is loaded (requests that need it would not get 503).
     pub fn key_loaded(&self) -> bool {
         self.current().is_some()
+    }
+
+    /// True for the first request this state serves, false ever after. The Lambda builds the
+    /// state once per execution environment, so this is the invocation that paid the cold start.
+    pub(crate) fn take_cold_start(&self) -> bool {
+        self.cold.swap(false, Ordering::Relaxed)
     }
 
     fn current(&self) -> Option<Arc<LoadedKey>> {

@@ -835,18 +835,27 @@ async fn request_log_is_structured_and_carries_no_secret() {
     let requests: Vec<Value> = logs
         .lines()
         .into_iter()
-        .filter(|l| l["fields"]["message"] == "session request")
+        .filter(|l| l["message"] == "session request")
         .collect();
     assert_eq!(requests.len(), 3, "{text}");
-    let first = &requests[0]["fields"];
-    assert_eq!(first["request_id"], "CxTvzhM8IAMEVhw=");
+    let first = &requests[0];
+    assert_eq!(first["apiRequestId"], "CxTvzhM8IAMEVhw=");
+    assert_eq!(first["level"], "INFO");
     assert_eq!(first["status"], 200);
     assert_eq!(first["outcome"], "issued");
     assert_eq!(first["method"], "POST");
     assert!(first["scopes"].as_str().unwrap().contains(SUB));
-    assert!(first["latency_us"].is_u64());
-    assert_eq!(requests[2]["fields"]["outcome"], "invalid_token");
-    assert_eq!(requests[2]["fields"]["reason"], "malformed token");
+    assert!(first["durationMs"].as_f64().unwrap() >= 0.0);
+    assert_eq!(first["coldStart"], true);
+    assert_eq!(requests[1]["coldStart"], false);
+    assert_eq!(requests[2]["outcome"], "invalid_token");
+    assert_eq!(requests[2]["reason"], "malformed token");
+    for line in &requests {
+        assert!(
+            line.as_object().unwrap().values().all(|v| !v.is_object()),
+            "not flat: {line}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -112,7 +112,7 @@ async fn missing_secret_gives_503_and_a_clear_log_line() {
         .filter(|l| l["level"] == "ERROR")
         .collect();
     assert_eq!(errors.len(), 1, "{}", logs.text());
-    let cause = errors[0]["fields"]["cause"].as_str().unwrap();
+    let cause = errors[0]["cause"].as_str().unwrap();
     assert!(cause.contains(&name), "{cause}");
     assert!(cause.contains("ResourceNotFoundException"), "{cause}");
 }
@@ -141,7 +141,7 @@ async fn malformed_secret_gives_503_and_a_clear_log_line() {
             .into_iter()
             .find(|l| l["level"] == "ERROR")
             .unwrap_or_else(|| panic!("no error logged: {text}"));
-        let cause = error["fields"]["cause"].as_str().unwrap();
+        let cause = error["cause"].as_str().unwrap();
         assert!(
             cause.contains(&name) || cause.contains(KEY_PAIR_ID),
             "{cause}"

@@ -267,7 +267,7 @@ pub fn parse(header: &str) -> Vec<(&str, &str)> {
     parse_cookie_header(header)
 }
 
-/// Captured log output (JSON lines).
+/// Captured log output (the Lambda's flat JSON lines).
 #[derive(Clone, Default)]
 pub struct Logs(Arc<Mutex<Vec<u8>>>);
 
@@ -320,11 +320,11 @@ impl Drop for CaptureGuard {
 pub fn capture_logs() -> (Logs, CaptureGuard) {
     static INIT: std::sync::Once = std::sync::Once::new();
     INIT.call_once(|| {
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(|| LogWriter)
-            .finish();
+        let settings = keyhole_lambda_log::LogSettings {
+            format: keyhole_lambda_log::LogFormat::Json,
+            filter: "info".into(),
+        };
+        let subscriber = keyhole_lambda_log::subscriber(&settings, || LogWriter);
         tracing::subscriber::set_global_default(subscriber).unwrap();
     });
     let logs = Logs::default();
