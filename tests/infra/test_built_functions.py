@@ -255,6 +255,8 @@ def signer_with_stored_key(moto_url, fake_lambda, key_setup, runtime_factory):
         "OIDC_AUDIENCE": "photo-app",
         "JWKS_FILE": str(TOKEN_DATA / "jwks.json"),
         "ASSET_BASE_URL": ASSET_BASE_URL,
+        # The fixture events come from the app's origin, which may call /session.
+        "ALLOWED_ORIGINS": "https://app.example.com",
         "SESSION_SCOPES": "/users/{sub}/*",
         "SESSION_TTL_SECONDS": "3600",
         "SIGNING_KEY_SECRET_ID": arn,
