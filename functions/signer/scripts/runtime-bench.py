@@ -142,6 +142,8 @@ def main() -> int:
         "AWS_REGION": "us-east-1",
         "RUST_LOG": "warn",
         "ASSET_BASE_URL": "https://d111111abcdef8.cloudfront.net",
+        # The fixture comes from the app's origin, which may call /session.
+        "ALLOWED_ORIGINS": "https://app.example.com",
         "SIGNING_KEY_FILE": os.path.join(TESTDATA, pem),
         "KEY_PAIR_ID": "K2JCJMDEHXQW5F",
         "OIDC_ISSUER": ISSUER,
