@@ -139,7 +139,9 @@ async function otherOrigin(html) {
     res.end(html);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => new Promise((r) => server.close(r)) };
+  // closeAllConnections: the browser keeps its connection alive, which close() would wait out.
+  const close = () => new Promise((r) => { server.closeAllConnections(); server.close(r); });
+  return { url: `http://127.0.0.1:${server.address().port}/`, close };
 }
 
 test('a page on another origin that auto-submits a login form leaves the visitor with no session', async () => {
@@ -225,7 +227,7 @@ test('a page on a listed second origin shows a crossorigin="use-credentials" ima
   } finally {
     await context.close();
     stack.stop();
-    await new Promise((r) => app.close(r));
+    await new Promise((r) => { app.closeAllConnections(); app.close(r); });
   }
 });
 
@@ -238,10 +240,17 @@ test('a reloaded page is still signed in, shows who, and the client refreshes be
     const page = context.pages()[0] || (await context.newPage());
     await page.goto(stack.url + '/');
     await page.waitForSelector('body[data-ready="yes"]');
-    const busySeen = page.waitForSelector('body[data-busy]', { state: 'attached', timeout: 15000 });
+    // The busy state can come and go within one frame (a local POST takes a millisecond), so
+    // record every change of data-busy rather than poll for it.
+    await page.evaluate(() => {
+      window.busySeen = false;
+      new MutationObserver((records) => {
+        if (records.some((r) => r.oldValue !== null) || document.body.dataset.busy) window.busySeen = true;
+      }).observe(document.body, { attributes: true, attributeFilter: ['data-busy'], attributeOldValue: true });
+    });
     await page.click('#signin-alice');
-    await busySeen;
     await page.waitForSelector('body[data-session="active"]', { timeout: 15000 });
+    await page.waitForFunction(() => window.busySeen, null, { timeout: 5000 });
     assert.match(await page.textContent('#status'), /alice/, 'the page shows the user\'s name');
     const firstExpiry = await page.textContent('#expires-at');
 
