@@ -28,6 +28,8 @@ const keyhole = new Keyhole(stack, 'Keyhole', {
   sessionTtl: Duration.hours(8),
   allowedOrigins: ['https://app.example.com'],
   signInUrl: 'https://app.example.com/sign-in',
+  // CloudFront's standard logs into a bucket the stack makes, kept for the log retention.
+  cloudFrontLogBucket: 'CREATE',
 });
 
 // The app's own uploaders: PutObject under users/ and nothing else.

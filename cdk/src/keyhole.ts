@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { CfnResource, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -132,6 +133,54 @@ export interface KeyholeProps {
   readonly logRetention?: logs.RetentionDays;
 
   /**
+   * How long the (versioned) asset bucket keeps an overwritten or deleted object's previous
+   * version, in whole days. Template parameter `NoncurrentVersionDays`.
+   * @default Duration.days(30)
+   */
+  readonly noncurrentVersionExpiration?: Duration;
+  /**
+   * Requests per second the HTTP API passes to the signer (all callers together); more get 429.
+   * Template parameter `ThrottleRateLimit`.
+   * @default 100
+   */
+  readonly throttleRateLimit?: number;
+  /**
+   * Requests the HTTP API accepts at once above `throttleRateLimit`. Template parameter `ThrottleBurstLimit`.
+   * @default 200
+   */
+  readonly throttleBurstLimit?: number;
+  /**
+   * Reserved concurrency of the signer: a hard cap on its simultaneous invocations, taken from the
+   * account's pool. Template parameter `SignerReservedConcurrency`.
+   * @default none reserved
+   */
+  readonly signerReservedConcurrency?: number;
+  /**
+   * CloudFront standard logging: `'CREATE'` makes a log bucket in the stack (files kept for
+   * `logRetention`), a bucket name logs into that bucket (ACLs enabled). Template parameter
+   * `CloudFrontLogBucket`.
+   * @default no CloudFront logs
+   */
+  readonly cloudFrontLogBucket?: string;
+  /**
+   * AWS WAF web ACL for the distribution: a CLOUDFRONT-scope web ACL, which lives in us-east-1.
+   * Template parameter `WebAclArn`.
+   * @default no web ACL
+   */
+  readonly webAclArn?: string;
+  /**
+   * Customer-managed KMS key for the signing-key secret. Template parameter `SecretKmsKeyArn`.
+   * @default Secrets Manager's AWS-managed key
+   */
+  readonly secretKmsKey?: kms.IKey;
+  /**
+   * Customer-managed KMS key for the stack's log groups; its key policy must let CloudWatch Logs
+   * use it. Template parameter `LogsKmsKeyArn`.
+   * @default CloudWatch Logs' own encryption
+   */
+  readonly logsKmsKey?: kms.IKey;
+
+  /**
    * The Keyhole checkout whose template and Rust sources the stack is made from (its
    * `infra/sam-template.yaml`, `Cargo.toml`, `functions/`).
    * @default the checkout this package was built in
@@ -238,6 +287,14 @@ export class Keyhole extends Construct {
       ExistingBucketName: ['assetBucketNameImport', bucketToImport],
       PriceClass: ['priceClass', text('priceClass', props.priceClass)],
       LogRetentionDays: ['logRetention', props.logRetention === undefined ? undefined : String(props.logRetention)],
+      NoncurrentVersionDays: ['noncurrentVersionExpiration', days('noncurrentVersionExpiration', props.noncurrentVersionExpiration)],
+      ThrottleRateLimit: ['throttleRateLimit', num('throttleRateLimit', props.throttleRateLimit)],
+      ThrottleBurstLimit: ['throttleBurstLimit', num('throttleBurstLimit', props.throttleBurstLimit)],
+      SignerReservedConcurrency: ['signerReservedConcurrency', num('signerReservedConcurrency', props.signerReservedConcurrency)],
+      CloudFrontLogBucket: ['cloudFrontLogBucket', text('cloudFrontLogBucket', props.cloudFrontLogBucket)],
+      WebAclArn: ['webAclArn', text('webAclArn', props.webAclArn)],
+      SecretKmsKeyArn: ['secretKmsKey', keyArn('secretKmsKey', props.secretKmsKey)],
+      LogsKmsKeyArn: ['logsKmsKey', keyArn('logsKmsKey', props.logsKmsKey)],
     };
     const notInTemplate = Object.keys(given).filter((p) => !(p in parameters));
     if (notInTemplate.length > 0) {
@@ -422,6 +479,40 @@ function seconds(prop: string, value: unknown): string | undefined {
   } catch {
     throw new Error(`Keyhole: ${prop} must be a whole number of seconds, got ${value.toHumanString()}`);
   }
+}
+
+function days(prop: string, value: unknown): string | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  if (!(value instanceof Duration)) {
+    throw new Error(`Keyhole: ${prop} must be a Duration, e.g. Duration.days(30)`);
+  }
+  try {
+    return String(value.toDays());
+  } catch {
+    throw new Error(`Keyhole: ${prop} must be a whole number of days, got ${value.toHumanString()}`);
+  }
+}
+
+function num(prop: string, value: unknown): string | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new Error(`Keyhole: ${prop} must be a whole number, got ${JSON.stringify(value)}`);
+  }
+  return String(value);
+}
+
+function keyArn(prop: string, key: unknown): string | undefined {
+  if (key === undefined) {
+    return undefined;
+  }
+  if (key === null || typeof key !== 'object' || typeof (key as kms.IKey).keyArn !== 'string') {
+    throw new Error(`Keyhole: ${prop} must be a KMS key (kms.IKey), e.g. kms.Key.fromKeyArn(...)`);
+  }
+  return (key as kms.IKey).keyArn;
 }
 
 function knownZoneName(zone: route53.IHostedZone): string | undefined {

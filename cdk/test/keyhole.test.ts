@@ -12,6 +12,7 @@ import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { Keyhole, KeyholeProps } from '../src';
@@ -22,6 +23,8 @@ const SAM_TEMPLATE = path.join(REPO, 'infra', 'sam-template.yaml');
 const EDGE_CHECK = path.join(REPO, 'functions', 'edge-check', 'index.js');
 const ENV = { account: '111111111111', region: 'us-east-1' };
 const COGNITO = { userPoolId: 'eu-west-1_AbCdEf123', userPoolClientId: 'client-one' };
+const WEB_ACL_ARN = 'arn:aws:wafv2:us-east-1:111111111111:global/webacl/keyhole/a1b2c3d4-5678-90ab-cdef-0123456789ab';
+const SECRET_KEY_ARN = 'arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const CERT_ARN = 'arn:aws:acm:us-east-1:111111111111:certificate/12345678-90ab-cdef-1234-567890abcdef';
 
 function newStack(stackProps: StackProps = { env: ENV }): Stack {
@@ -86,6 +89,12 @@ describe('props map to the template parameters', () => {
       priceClass: cloudfront.PriceClass.PRICE_CLASS_ALL,
       logRetention: logs.RetentionDays.THREE_MONTHS,
       assetBucketName: 'photos-of-example-com',
+      noncurrentVersionExpiration: Duration.days(90),
+      throttleRateLimit: 20,
+      throttleBurstLimit: 40,
+      signerReservedConcurrency: 10,
+      cloudFrontLogBucket: 'CREATE',
+      webAclArn: WEB_ACL_ARN,
     });
     assert.deepEqual(keyhole.parameterValues, {
       CognitoUserPoolId: 'eu-west-1_AbCdEf123',
@@ -108,6 +117,14 @@ describe('props map to the template parameters', () => {
       ExistingBucketName: '',
       PriceClass: 'PriceClass_All',
       LogRetentionDays: '90',
+      NoncurrentVersionDays: '90',
+      ThrottleRateLimit: '20',
+      ThrottleBurstLimit: '40',
+      SignerReservedConcurrency: '10',
+      CloudFrontLogBucket: 'CREATE',
+      WebAclArn: WEB_ACL_ARN,
+      SecretKmsKeyArn: '',
+      LogsKmsKeyArn: '',
     });
     assert.deepEqual(signerVariables(template), {
       COGNITO_USER_POOL_ID: 'eu-west-1_AbCdEf123',
@@ -131,8 +148,54 @@ describe('props map to the template parameters', () => {
       assert.equal(Number(template.toJSON().Resources[group].Properties.RetentionInDays), 90, group);
     }
     template.hasResourceProperties('AWS::S3::Bucket', { BucketName: 'photos-of-example-com' });
+    const resources = template.toJSON().Resources;
+    const assetRules = resources.AssetBucket.Properties.LifecycleConfiguration.Rules;
+    assert.equal(resources.AssetBucket.Properties.VersioningConfiguration.Status, 'Enabled');
+    assert.equal(Number(assetRules.find((r: { Id: string }) => r.Id === 'expire-noncurrent-versions').NoncurrentVersionExpiration.NoncurrentDays), 90);
+    const routes = resources.SessionApiStage.Properties.DefaultRouteSettings;
+    assert.deepEqual([Number(routes.ThrottlingRateLimit), Number(routes.ThrottlingBurstLimit)], [20, 40]);
+    assert.equal(Number(resources.SignerFunction.Properties.ReservedConcurrentExecutions), 10);
+    const config = resources.Distribution.Properties.DistributionConfig;
+    assert.equal(config.WebACLId, WEB_ACL_ARN);
+    assert.deepEqual(config.Logging.Bucket, { 'Fn::GetAtt': ['CloudFrontLogs', 'DomainName'] });
+    assert.equal(config.Logging.IncludeCookies, false);
+    assert.equal(Number(resources.CloudFrontLogs.Properties.LifecycleConfiguration.Rules[0].ExpirationInDays), 90);
     const code = template.toJSON().Resources.EdgeCheckFunction.Properties.FunctionCode['Fn::Sub'] as string;
     assert.ok(code.split('\n').includes("const SIGN_IN_URL = 'https://app.example.com/sign-in';"), 'signInUrl is not on the edge check line');
+  });
+
+  test('customer-managed KMS keys reach the secret and the log groups, and the roles may use the secret\'s key', () => {
+    const stack = newStack();
+    const secretKey = kms.Key.fromKeyArn(stack, 'SecretKey', SECRET_KEY_ARN);
+    const logsKey = new kms.Key(stack, 'LogsKey');
+    const { template } = synth({ secretKmsKey: secretKey, logsKmsKey: logsKey }, stack);
+    const resources = template.toJSON().Resources;
+    assert.equal(resources.SigningKeySecret.Properties.KmsKeyId, SECRET_KEY_ARN);
+    for (const group of ['SignerLogGroup', 'KeySetupLogGroup', 'SessionApiLogGroup']) {
+      assert.deepEqual(resources[group].Properties.KmsKeyId, { 'Fn::GetAtt': [stack.getLogicalId(logsKey.node.defaultChild as kms.CfnKey), 'Arn'] }, group);
+    }
+    const kmsStatements = (fn: string) =>
+      resources[fn].Properties.Policies[0].Statement.filter((st: { Action: string | string[] }) => JSON.stringify(st.Action).includes('kms:'));
+    assert.deepEqual(kmsStatements('SignerFunction').map((st: { Action: unknown; Resource: unknown }) => [st.Action, st.Resource]), [['kms:Decrypt', SECRET_KEY_ARN]]);
+    assert.deepEqual(kmsStatements('KeySetupFunction').map((st: { Action: unknown; Resource: unknown }) => [st.Action, st.Resource]), [[['kms:GenerateDataKey', 'kms:Decrypt'], SECRET_KEY_ARN]]);
+  });
+
+  test('without the protection props: versioned for 30 days, throttled at 100/s, nothing reserved, no CloudFront logs, no web ACL, AWS-managed keys', () => {
+    const { template } = synth();
+    const resources = template.toJSON().Resources;
+    assert.equal(resources.AssetBucket.Properties.VersioningConfiguration.Status, 'Enabled');
+    const routes = resources.SessionApiStage.Properties.DefaultRouteSettings;
+    assert.deepEqual([Number(routes.ThrottlingRateLimit), Number(routes.ThrottlingBurstLimit)], [100, 200]);
+    assert.ok(resources.SessionApiStage.Properties.AccessLogSettings.DestinationArn, 'the API writes no access log');
+    assert.equal(resources.SignerFunction.Properties.ReservedConcurrentExecutions, undefined, 'a 0 reservation would turn the signer off');
+    const config = resources.Distribution.Properties.DistributionConfig;
+    assert.equal(config.Logging, undefined);
+    assert.equal(config.WebACLId, undefined);
+    assert.equal(resources.CloudFrontLogs, undefined);
+    assert.equal(resources.SigningKeySecret.Properties.KmsKeyId, undefined);
+    for (const fn of ['SignerFunction', 'KeySetupFunction']) {
+      assert.ok(!JSON.stringify(resources[fn].Properties.Policies).includes('kms:'), `${fn} is granted KMS without a key`);
+    }
   });
 
   test('props left out take the template defaults', () => {
@@ -299,6 +362,15 @@ describe('bad props get a clear error', () => {
       [{ sessionTtl: Duration.millis(1500) }, /sessionTtl must be a whole number of seconds/],
       [{ sessionTtl: 3600 as unknown as Duration }, /sessionTtl must be a Duration/],
       [{ logRetention: logs.RetentionDays.INFINITE }, /logRetention must be one of/],
+      [{ noncurrentVersionExpiration: Duration.hours(36) }, /noncurrentVersionExpiration must be a whole number of days/],
+      [{ noncurrentVersionExpiration: Duration.days(0) }, /noncurrentVersionExpiration must be at least 1/],
+      [{ throttleRateLimit: 0 }, /throttleRateLimit must be at least 1/],
+      [{ throttleBurstLimit: 2.5 }, /throttleBurstLimit must be a whole number/],
+      [{ signerReservedConcurrency: -1 }, /signerReservedConcurrency must be at least 0/],
+      [{ cloudFrontLogBucket: 'create' }, /cloudFrontLogBucket does not match/],
+      [{ cloudFrontLogBucket: 'Logs_Bucket' }, /cloudFrontLogBucket does not match/],
+      [{ webAclArn: 'arn:aws:wafv2:eu-west-1:111111111111:regional/webacl/keyhole/a1b2c3d4-5678-90ab-cdef-0123456789ab' }, /webAclArn does not match/],
+      [{ secretKmsKey: 'alias/mine' as unknown as kms.IKey }, /secretKmsKey must be a KMS key/],
       [{ tokenUse: 'refresh' as 'id' }, /tokenUse must be one of "id", "access", "any"/],
       [{ cookieSameSite: 'lax' as 'Lax' }, /cookieSameSite must be one of/],
       [{ signInUrl: "https://x.example.com/';alert(1);//" }, /signInUrl does not match/],
