@@ -13,7 +13,7 @@ MOTO_URL    := http://127.0.0.1:$(MOTO_PORT)
 CARGO       ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help run test deps lint deny cargo-deny test-rust test-node test-client test-browser test-infra checkov bench bench-signer validate deploy sam-build qemu-arm64 \
+.PHONY: help run test deps lint deny cargo-deny test-rust test-node test-client test-browser test-infra checkov bench bench-signer bench-soak validate deploy sam-build qemu-arm64 \
         lambda-target test-cdk cdk-synth cdk-pack moto-start moto-stop clean
 
 help: ## list the targets
@@ -194,6 +194,13 @@ bench: bench-signer ## benchmarks beside OpenSSL, in one run
 	$(CARGO) bench -p keyhole-token --bench verify  # warm-cache RS256/ES256 verifications/s (elem/s)
 	KEY_TYPE=rsa crates/keyhole-serve/bench/load.sh
 	crates/keyhole-serve/bench/load.sh  # keyhole serve: POST /session over HTTP vs in-process, asset GETs/s, cold start; openssl anchor
+	$(MAKE) bench-soak
+
+## 60 s of mixed traffic against keyhole serve while the issuer's key set goes down, slow, garbage
+## and rotates, with hostile clients beside: zero unexpected statuses, RSS sampled, figures printed.
+bench-soak: deps
+	$(CARGO) build --locked --profile local -p keyhole-cli --bin keyhole
+	$(PY) crates/keyhole-serve/bench/soak.py target/local/keyhole 60
 
 ## The signer Lambda: OpenSSL's one-core sign rate (the anchor; CPU time), the in-process handler
 ## per key type (valid token in, cookies out; criterion's elem/s, wall time), then 10,000 sessions

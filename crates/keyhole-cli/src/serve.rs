@@ -4,9 +4,10 @@ use std::io::IsTerminal as _;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
-use keyhole_serve::{ServeOptions, Server};
+use keyhole_serve::{Limits, ServeOptions, Server};
 
 use crate::output::{errln, outln};
 
@@ -38,6 +39,24 @@ pub struct Args {
     /// "private, max-age=300" to let them keep a copy for five minutes without revalidating.
     #[arg(long, default_value = keyhole_serve::DEFAULT_ASSET_CACHE_CONTROL)]
     asset_cache_control: String,
+    /// Connections open at once; one more is answered 503 and closed.
+    #[arg(long, default_value_t = Limits::default().max_connections, value_parser = at_least_one)]
+    max_connections: usize,
+    /// Seconds a client has to send a request's line and headers (and an idle keep-alive
+    /// connection to start its next request) before it is closed.
+    #[arg(long, default_value_t = Limits::default().header_read_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Seconds a client has to send a request's body once its headers are in (408 after).
+    #[arg(long, default_value_t = Limits::default().body_read_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout: u64,
+}
+
+/// A count of one or more.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?} is not a whole number of at least 1")),
+    }
 }
 
 /// Binds, prints the banner, serves until Ctrl-C or SIGTERM.
@@ -50,6 +69,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     options.state_dir = args.state_dir;
     options.sign_in_url = Some(args.sign_in_url).filter(|s| !s.is_empty());
     options.asset_cache_control = args.asset_cache_control;
+    options.limits = Limits {
+        max_connections: args.max_connections,
+        header_read_timeout: Duration::from_secs(args.header_timeout),
+        body_read_timeout: Duration::from_secs(args.body_timeout),
+    };
     // Warnings and errors (a key that will not load, an unreachable issuer) and one access line
     // per request reach the terminal; RUST_LOG replaces the filter (RUST_LOG=info adds the
     // signer's own line per /session request). Colour only on a terminal, and never with NO_COLOR.

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rquickjs::{CatchResultExt, Context, Function, Runtime};
@@ -133,39 +133,110 @@ fn js_error(e: rquickjs::Error) -> ServeError {
     ServeError::EdgeCheck(e.to_string())
 }
 
-/// A pool of engines loaded with the edge-check source, one per core, so requests on different
-/// workers do not queue behind one interpreter.
+/// Why the edge check gave no decision. Either way the stand-in fails closed with CloudFront's
+/// 503 (`FunctionExecutionError` or `FunctionThrottledError`), never a pass.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EdgeError {
+    /// The function threw, ran past its budget, or returned something unreadable.
+    #[error("{0}")]
+    Failed(String),
+    /// Every engine is busy and the queue in front of them is full.
+    #[error("every edge-check engine is busy and {0} requests are already waiting")]
+    Saturated(usize),
+}
+
+impl From<EdgeError> for ServeError {
+    fn from(e: EdgeError) -> Self {
+        ServeError::EdgeCheck(e.to_string())
+    }
+}
+
+/// How many requests may wait for an engine, per engine, before more are refused: each run is
+/// bounded by [`TIME_BUDGET`], so a request waits at most about this many budgets.
+const QUEUE_PER_ENGINE: usize = 16;
+
+/// One request for an engine: the event, and where its result goes.
+struct Job {
+    event: String,
+    reply: tokio::sync::oneshot::Sender<Result<Value, EdgeError>>,
+}
+
+/// A fixed set of threads, one engine each, loaded with the edge-check source and fed by one
+/// bounded queue: the JavaScript never runs on the async workers (a slow or hostile request can
+/// occupy at most the engines, never the runtime that serves everything else), and when the
+/// queue is full a request is refused at once instead of waiting without bound. Dropping the
+/// pool stops its threads.
 pub struct EdgeCheck {
-    engines: Vec<Mutex<Engine>>,
-    next: AtomicUsize,
+    queue: std::sync::mpsc::SyncSender<Job>,
+    engines: usize,
+    capacity: usize,
 }
 
 impl std::fmt::Debug for EdgeCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EdgeCheck")
-            .field("engines", &self.engines.len())
+            .field("engines", &self.engines)
+            .field("capacity", &self.capacity)
             .finish()
     }
 }
 
 impl EdgeCheck {
     /// Loads `source` (with the sign-in URL written into its config line when given) into
-    /// `engines` interpreters. Fails with the engine's message if the source does not load.
+    /// `engines` interpreters, each on its own thread. Fails with the engine's message if the
+    /// source does not load.
     pub fn new(
         source: &str,
         sign_in_url: Option<&str>,
         engines: usize,
     ) -> Result<Self, ServeError> {
-        let source = match sign_in_url {
+        let engines = engines.max(1);
+        Self::with_queue(source, sign_in_url, engines, engines * QUEUE_PER_ENGINE)
+    }
+
+    /// As [`EdgeCheck::new`], with `capacity` requests allowed to wait for an engine.
+    pub fn with_queue(
+        source: &str,
+        sign_in_url: Option<&str>,
+        engines: usize,
+        capacity: usize,
+    ) -> Result<Self, ServeError> {
+        let source = Arc::new(match sign_in_url {
             Some(url) => with_sign_in_url(source, url)?,
             None => source.to_owned(),
-        };
-        let engines = (0..engines.max(1))
-            .map(|_| Engine::new(&source).map(Mutex::new))
-            .collect::<Result<Vec<_>, _>>()?;
+        });
+        let engines = engines.max(1);
+        let (queue, jobs) = std::sync::mpsc::sync_channel::<Job>(capacity);
+        let jobs = Arc::new(Mutex::new(jobs));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        for i in 0..engines {
+            let source = Arc::clone(&source);
+            let jobs = Arc::clone(&jobs);
+            let ready = ready_tx.clone();
+            std::thread::Builder::new()
+                .name(format!("edge-check-{i}"))
+                .spawn(move || match Engine::new(&source) {
+                    Ok(engine) => {
+                        let _ = ready.send(Ok(()));
+                        drop(ready);
+                        work(&engine, &jobs);
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                    }
+                })
+                .map_err(|e| ServeError::EdgeCheck(format!("starting an engine thread: {e}")))?;
+        }
+        drop(ready_tx);
+        for _ in 0..engines {
+            ready_rx.recv().map_err(|_| {
+                ServeError::EdgeCheck("an engine thread ended while loading".into())
+            })??;
+        }
         Ok(Self {
+            queue,
             engines,
-            next: AtomicUsize::new(0),
+            capacity,
         })
     }
 
@@ -175,31 +246,76 @@ impl EdgeCheck {
         Self::new(EDGE_CHECK_SOURCE, sign_in_url, cores)
     }
 
-    /// Calls `handler(event)` with the event given as JSON text (so its key order is kept) and
-    /// returns what it returned, as JSON. A thrown exception, a
-    /// timeout or a non-JSON result is an error (CloudFront answers those with a 503).
-    pub fn run_event(&self, event: &str) -> Result<Value, ServeError> {
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let n = self.engines.len();
-        // Take the first idle engine, starting at a rotating index; wait on one if all are busy.
-        let guard = (0..n)
-            .find_map(|i| self.engines[(start + i) % n].try_lock().ok())
-            .map_or_else(|| self.engines[start % n].lock(), Ok)
-            .map_err(|_| {
-                ServeError::EdgeCheck("an edge-check engine was poisoned by a panic".into())
+    /// Queues `event` for the next free engine; the receiver gets its result.
+    fn submit(
+        &self,
+        event: String,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<Value, EdgeError>>, EdgeError> {
+        let (reply, result) = tokio::sync::oneshot::channel();
+        self.queue
+            .try_send(Job { event, reply })
+            .map_err(|e| match e {
+                std::sync::mpsc::TrySendError::Full(_) => EdgeError::Saturated(self.capacity),
+                std::sync::mpsc::TrySendError::Disconnected(_) => {
+                    EdgeError::Failed("the edge-check engines have stopped".into())
+                }
             })?;
-        let out = guard
-            .run(event)
-            .map_err(|e| ServeError::EdgeCheck(format!("the function failed: {e}")))?;
-        serde_json::from_str(&out).map_err(|e| {
-            ServeError::EdgeCheck(format!("the function returned no JSON object: {e}"))
-        })
+        Ok(result)
+    }
+
+    /// Calls `handler(event)` with the event given as JSON text (so its key order is kept) on
+    /// one of the pool's engines, and returns what it returned, as JSON. A thrown exception, a
+    /// timeout or a non-JSON result is [`EdgeError::Failed`] (CloudFront answers those with a
+    /// 503); a full queue is [`EdgeError::Saturated`].
+    pub async fn run(&self, event: String) -> Result<Value, EdgeError> {
+        self.submit(event)?
+            .await
+            .map_err(|_| EdgeError::Failed("an edge-check engine stopped".into()))?
+    }
+
+    /// [`EdgeCheck::run`] for callers outside an async runtime (tests, tools).
+    pub fn run_event(&self, event: &str) -> Result<Value, ServeError> {
+        Ok(self
+            .submit(event.to_owned())?
+            .blocking_recv()
+            .map_err(|_| EdgeError::Failed("an edge-check engine stopped".into()))??)
     }
 
     /// Runs the function on a viewer-request event (JSON text) and reads its decision.
-    pub fn check(&self, event: &str) -> Result<EdgeOutcome, ServeError> {
-        let result = self.run_event(event)?;
-        outcome(&result)
+    pub async fn check(&self, event: String) -> Result<EdgeOutcome, EdgeError> {
+        let result = self.run(event).await?;
+        outcome(&result).map_err(|e| EdgeError::Failed(e.to_string()))
+    }
+
+    /// [`EdgeCheck::check`] for callers outside an async runtime.
+    pub fn check_blocking(&self, event: &str) -> Result<EdgeOutcome, ServeError> {
+        outcome(&self.run_event(event)?)
+    }
+}
+
+/// An engine thread's loop: take the next job, skip it if its requester has gone, answer it.
+/// Ends when the pool is dropped (the queue disconnects).
+fn work(engine: &Engine, jobs: &Mutex<std::sync::mpsc::Receiver<Job>>) {
+    loop {
+        let job = {
+            let Ok(jobs) = jobs.lock() else { return };
+            match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
+        if job.reply.is_closed() {
+            continue;
+        }
+        let result = engine
+            .run(&job.event)
+            .map_err(|e| EdgeError::Failed(format!("the function failed: {e}")))
+            .and_then(|out| {
+                serde_json::from_str(&out).map_err(|e| {
+                    EdgeError::Failed(format!("the function returned no JSON object: {e}"))
+                })
+            });
+        let _ = job.reply.send(result);
     }
 }
 
@@ -440,7 +556,7 @@ mod tests {
             headers: vec![("Accept", "text/html")],
             ..Default::default()
         });
-        match check.check(&event).unwrap() {
+        match check.check_blocking(&event).unwrap() {
             EdgeOutcome::Respond(r) => {
                 assert_eq!(r.status, 302);
                 assert!(
@@ -495,6 +611,68 @@ mod tests {
             check.run_event(r#"{"request": {"uri": "/"}}"#).unwrap(),
             json!({"uri": "/"})
         );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_fails_closed_at_once_and_the_pool_recovers() {
+        // One engine, one waiting place, a function that runs out its budget: of three requests
+        // sent together at most two fit (one running, one waiting), the rest are refused.
+        let check = Arc::new(
+            EdgeCheck::with_queue(
+                "function handler(e) { if (e.spin) { for (;;) {} } return e.request; }",
+                None,
+                1,
+                1,
+            )
+            .unwrap(),
+        );
+        let spin = r#"{"spin": true, "request": {}}"#.to_owned();
+        let results = futures_join(vec![
+            check.run(spin.clone()),
+            check.run(spin.clone()),
+            check.run(spin),
+        ])
+        .await;
+        let saturated = results
+            .iter()
+            .filter(|r| matches!(r, Err(EdgeError::Saturated(1))))
+            .count();
+        assert!(saturated >= 1, "{results:?}");
+        for r in &results {
+            assert!(r.is_err(), "a runaway function never passes: {r:?}");
+        }
+        // Once the engine is free again, requests are answered.
+        assert_eq!(
+            check
+                .run(r#"{"request": {"uri": "/"}}"#.to_owned())
+                .await
+                .unwrap(),
+            json!({"uri": "/"})
+        );
+    }
+
+    /// Polls every future at once (all three are queued before any is awaited).
+    async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+        let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+        let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for (f, slot) in pinned.iter_mut().zip(out.iter_mut()) {
+                if slot.is_none() {
+                    match f.as_mut().poll(cx) {
+                        std::task::Poll::Ready(v) => *slot = Some(v),
+                        std::task::Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
+        out.into_iter().flatten().collect()
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 mod access_log;
 pub mod assets;
+mod connections;
 mod demo;
 pub mod edge;
 mod error;
@@ -21,6 +22,7 @@ mod server;
 mod stand_in;
 pub mod state;
 
+pub use connections::{Limits, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADER_LINES};
 pub use error::ServeError;
 pub use keyhole_core::{Clock, SystemClock};
 pub use server::{DEFAULT_ASSET_CACHE_CONTROL, ServeOptions, Server, ServerInfo};

@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 
 use crate::ServeError;
 use crate::assets::AssetStore;
+use crate::connections::Limits;
 use crate::edge::EdgeCheck;
 use crate::idp::{DEMO_AUDIENCE, DEMO_USERS, DevIdp};
 use crate::local_env::{LocalEnv, names_a_signing_key};
@@ -43,6 +44,8 @@ pub struct ServeOptions {
     /// The `Cache-Control` viewers get on assets, as the distribution's response headers policy
     /// sets it ([`DEFAULT_ASSET_CACHE_CONTROL`] unless told otherwise).
     pub asset_cache_control: String,
+    /// Bounds on connections and read times ([`Limits::default`] unless told otherwise).
+    pub limits: Limits,
 }
 
 /// What browsers are told about caching assets: keep a private copy but revalidate it on every
@@ -59,6 +62,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("assets", &self.assets)
             .field("state_dir", &self.state_dir)
             .field("sign_in_url", &self.sign_in_url)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -75,6 +79,7 @@ impl ServeOptions {
             sign_in_url: Some("/".into()),
             clock: Arc::new(SystemClock),
             asset_cache_control: DEFAULT_ASSET_CACHE_CONTROL.to_owned(),
+            limits: Limits::default(),
         }
     }
 }
@@ -110,6 +115,7 @@ pub(crate) struct App {
 pub struct Server {
     listener: TcpListener,
     app: Arc<App>,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Server {
@@ -210,7 +216,11 @@ impl Server {
             clock: options.clock,
             asset_cache_control,
         });
-        Ok(Self { listener, app })
+        Ok(Self {
+            listener,
+            app,
+            limits: options.limits,
+        })
     }
 
     /// What is running where.
@@ -239,17 +249,13 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let router = router(Arc::clone(&self.app));
-        axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: self.app.info.addr,
-            source,
-        })
+        let router = router(Arc::clone(&self.app), self.limits);
+        crate::connections::serve(self.listener, router, self.limits, shutdown)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: self.app.info.addr,
+                source,
+            })
     }
 }
 
@@ -283,7 +289,7 @@ fn banner(info: &ServerInfo) -> String {
     out
 }
 
-fn router(app: Arc<App>) -> Router {
+fn router(app: Arc<App>, limits: Limits) -> Router {
     let mut r = Router::new()
         .route("/", get(crate::demo::index))
         .route("/demo/{file}", get(crate::demo::file))
@@ -298,5 +304,9 @@ fn router(app: Arc<App>) -> Router {
     }
     r.fallback(crate::stand_in::serve)
         .with_state(app)
+        .layer(axum::middleware::from_fn_with_state(
+            limits.body_read_timeout,
+            crate::connections::read_body,
+        ))
         .layer(axum::middleware::from_fn(crate::access_log::access_log))
 }

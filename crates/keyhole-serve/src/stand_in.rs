@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Response, StatusCode, header};
 use keyhole_core::VerifyError;
 
-use crate::edge::{EdgeOutcome, EdgeResponse, ViewerRequest, viewer_request_event};
+use crate::edge::{EdgeError, EdgeOutcome, EdgeResponse, ViewerRequest, viewer_request_event};
 use crate::responses::{self, header_value, respond_or_500};
 use crate::server::App;
 
@@ -39,11 +39,19 @@ pub(crate) async fn serve(
         client_ip: Some(peer.ip()),
         domain,
     });
-    match app.edge.check(&event) {
+    match app.edge.check(event).await {
         Ok(EdgeOutcome::Pass) => {}
         Ok(EdgeOutcome::Respond(r)) => return edge_response(&r),
+        // Fail closed, as CloudFront does when a function errors or is throttled.
+        Err(EdgeError::Saturated(waiting)) => {
+            tracing::warn!(waiting, "the edge check is saturated");
+            return responses::error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "FunctionThrottledError",
+                "The CloudFront function associated with the CloudFront distribution was throttled.",
+            );
+        }
         Err(e) => {
-            // Fail closed, as CloudFront does when a function errors.
             tracing::error!(error = %e, "the edge check failed");
             return responses::error_response(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -105,7 +105,17 @@ impl IssuerKeys {
             return Ok(key);
         }
 
-        let _single_flight = self.fetching.lock().await;
+        // While another task refreshes, a stale key keeps serving: only the refreshing request
+        // waits on a slow issuer (up to the source's timeout), not every request behind it.
+        let _single_flight = match self.fetching.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                if let Lookup::Stale(key) = self.lookup(kid, clock.now(), ttl) {
+                    return Ok(key);
+                }
+                self.fetching.lock().await
+            }
+        };
         let now = clock.now();
         // Another task may have refreshed the set while this one waited for the lock.
         let before = self.lookup(kid, now, ttl);
@@ -148,7 +158,13 @@ impl IssuerKeys {
     async fn fetch(&self, source: &dyn JwksSource) -> Result<KeySet, FetchError> {
         let url = self.jwks_url(source).await?;
         let body = source.fetch(&url).await?;
-        KeySet::from_json(&body).map_err(|e| FetchError::new(&url, e.to_string()))
+        let keys = KeySet::from_json(&body).map_err(|e| FetchError::new(&url, e.to_string()))?;
+        // A set whose keys are all unusable (garbage from a broken issuer or a proxy in front of
+        // it) is a failed fetch, not a rotation to no keys: the last good set keeps serving.
+        if keys.is_empty() {
+            return Err(FetchError::new(&url, "the key set holds no usable key"));
+        }
+        Ok(keys)
     }
 
     /// `JWKS_URL`, Cognito's fixed path, or the discovery document's `jwks_uri`.
