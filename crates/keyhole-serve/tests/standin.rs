@@ -942,10 +942,35 @@ async fn revoking_a_group_prefix_refuses_a_members_next_request_until_a_refresh(
         s.get("/groups/demo/g.txt", Some(&cookies)).await.status(),
         200
     );
+    // What a browser sends to the user's own prefix: only the cookie set whose Path matches.
+    let own = client()
+        .post(format!("{}/session", s.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let user_path = format!("Path=/users/{ALICE}/");
+    let own: Vec<String> = own
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| v.contains(&format!("{user_path};")) || v.ends_with(&user_path))
+        .filter_map(|v| v.split(';').next().map(str::to_owned))
+        .collect();
+    assert!(own.len() >= 3, "{own:?}");
+    let own = own.join("; ");
     revoke_prefix(&s, "/groups/demo/", now() + 2).await;
     assert_eq!(
         edge_error(s.get("/groups/demo/g.txt", Some(&cookies)).await).await,
         (401, "session_revoked".to_owned())
+    );
+    // Only the group's cookie sets: the user's own prefix is still open.
+    assert_eq!(
+        s.get(&format!("/users/{ALICE}/a.txt"), Some(&own))
+            .await
+            .status(),
+        200
     );
     // The client's refresh: the token is still good, so new cookies come at once.
     s.clock.0.store(3, Ordering::Relaxed);
