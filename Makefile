@@ -101,7 +101,7 @@ moto-stop:
 test-node: deps ## cross-checks against the AWS JavaScript signer; edge-check cases under node
 	$(CARGO) build --locked -p keyhole-cli --bin keyhole
 	KEYHOLE_BIN=target/debug/keyhole node $(NODE_DIR)/cross-check.mjs
-	node --test functions/edge-check/test.mjs
+	node --experimental-vm-modules --test functions/edge-check/test.mjs
 
 ## The browser session client needs no npm install: it has no dependencies and its tests use
 ## node's own runner. The tarball is unpacked under its package name and imported by that name,

@@ -140,6 +140,7 @@ describe('props map to the template parameters', () => {
       COOKIE_DOMAIN: 'example.com',
       COOKIE_SAMESITE: 'Strict',
       ALLOWED_ORIGINS: 'https://app.example.com,https://admin.example.com',
+      REVOCATION_KVS_ARN: { 'Fn::GetAtt': ['RevocationStore', 'Arn'] },
     });
     template.hasResourceProperties('AWS::CloudFront::Distribution', {
       DistributionConfig: Match.objectLike({ PriceClass: 'PriceClass_All' }),

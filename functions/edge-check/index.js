@@ -1,9 +1,12 @@
 // Keyhole edge check: a CloudFront Function (runtime cloudfront-js-2.0) on viewer request for the
 // asset behaviour. CloudFront's trusted key group does the cryptographic check of the signed
 // cookies; this function only denies more or answers better (a clear 401, a sign-in redirect, the
-// bridge for the classic `token` cookie). It never grants: every request it lets through still has
-// to pass CloudFront's own check, so it is safe whichever order CloudFront runs the two in.
-// No modules, no network, no clock other than Date.now(). `keyhole serve` runs this very file.
+// bridge for the classic `token` cookie, revoked sessions). It never grants: every request it lets
+// through still has to pass CloudFront's own check, so it is safe whichever order CloudFront runs
+// the two in. No network, no clock other than Date.now(); the one store it reads is the deny-list
+// (the KeyValueStore associated with the function). `keyhole serve` runs this very file.
+import cf from 'cloudfront';
+import crypto from 'crypto';
 
 // Deployment tooling rewrites this one line (keep its exact form): where HTML navigations without a
 // session are sent. Empty means "answer 401 instead of redirecting".
@@ -11,6 +14,8 @@ const SIGN_IN_URL = '';
 
 var SIGNED_COOKIES = ['CloudFront-Policy', 'CloudFront-Signature', 'CloudFront-Key-Pair-Id', 'CloudFront-Expires'];
 var B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+// DateGreaterThan is the issue time minus this many seconds (keyhole_core::revocation).
+var ISSUE_SKEW_SECONDS = 30;
 
 function cookieValue(cookies, name) {
     var c = cookies[name];
@@ -48,29 +53,82 @@ function cfBase64Decode(s) {
     return out;
 }
 
+// The CloudFront-Policy document, or null when there is none or it does not parse (CloudFront
+// refuses such a request itself).
+function policyDoc(cookies) {
+    var json = cfBase64Decode(cookieValue(cookies, 'CloudFront-Policy'));
+    try {
+        var doc = json ? JSON.parse(json) : null;
+        return doc && doc.Statement && doc.Statement[0] && doc.Statement[0].Condition ? doc.Statement[0] : null;
+    } catch (e) {
+        return null;
+    }
+}
+
+function epochOf(condition) {
+    var t = condition && condition['AWS:EpochTime'];
+    return typeof t === 'number' ? t : null;
+}
+
 // The session's end in epoch seconds, read from the policy (DateLessThan) or the canned
-// CloudFront-Expires cookie; null when it cannot be read (CloudFront will refuse such a request
-// itself, so this function leaves it alone).
-function sessionEnd(cookies) {
-    var policy = cookieValue(cookies, 'CloudFront-Policy');
-    if (policy) {
-        var json = cfBase64Decode(policy);
-        if (json === null) {
-            return null;
-        }
-        try {
-            var doc = JSON.parse(json);
-            var end = doc.Statement[0].Condition.DateLessThan['AWS:EpochTime'];
-            return typeof end === 'number' ? end : null;
-        } catch (e) {
-            return null;
-        }
+// CloudFront-Expires cookie; null when it cannot be read (left to CloudFront).
+function sessionEnd(cookies, st) {
+    if (cookieValue(cookies, 'CloudFront-Policy')) {
+        return st ? epochOf(st.Condition.DateLessThan) : null;
     }
     var expires = cookieValue(cookies, 'CloudFront-Expires');
-    if (/^[0-9]{1,12}$/.test(expires)) {
-        return parseInt(expires, 10);
+    return /^[0-9]{1,12}$/.test(expires) ? parseInt(expires, 10) : null;
+}
+
+// The deny-list, with the same entries and rule as keyhole_core::revocation: `sig:` + 32 hex
+// digits of SHA-256(CloudFront-Signature) refuses that cookie set; a scope prefix
+// (`/users/<sub>/`) holding epoch seconds T refuses policies for it or below it issued before T.
+// A missing or unreadable store, key or value denies nothing.
+async function lookup(kvs, key, exists) {
+    try {
+        return exists ? await kvs.exists(key) : await kvs.get(key);
+    } catch (e) {
+        return null;
     }
-    return null;
+}
+
+// The policy's prefix (its Resource path up to the last '/' before a wildcard) and each ancestor.
+function prefixKeys(resource) {
+    var m = typeof resource === 'string' ? /:\/\/[^\/]*(\/[^*?]*)/.exec(resource) : null;
+    var keys = [];
+    var p = m ? m[1].slice(0, m[1].lastIndexOf('/') + 1) : '';
+    while (p) {
+        keys.push(p);
+        p = p.length > 1 ? p.slice(0, p.lastIndexOf('/', p.length - 2) + 1) : '';
+    }
+    return keys;
+}
+
+async function revoked(cookies, st) {
+    var kvs;
+    try {
+        kvs = cf.kvs();
+    } catch (e) {
+        return false;
+    }
+    var sig = cookieValue(cookies, 'CloudFront-Signature');
+    if (sig && await lookup(kvs, 'sig:' + crypto.createHash('sha256').update(sig).digest('hex').slice(0, 32), true) === true) {
+        return true;
+    }
+    if (!st) {
+        return false;
+    }
+    var start = epochOf(st.Condition.DateGreaterThan);
+    // No issue time: issued before any revocation.
+    var issued = start === null ? -Infinity : start + ISSUE_SKEW_SECONDS;
+    var keys = prefixKeys(st.Resource);
+    for (var i = 0; i < keys.length; i++) {
+        var v = await lookup(kvs, keys[i], false);
+        if (typeof v === 'string' && /^[0-9]{1,12}$/.test(v) && issued < parseInt(v, 10)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 function isHtmlNavigation(request) {
@@ -128,7 +186,7 @@ function denied(request, error, description) {
     return unauthorized(error, description);
 }
 
-function handler(event) {
+async function handler(event) {
     var request = event.request;
     var cookies = request.cookies || {};
     var signed = false;
@@ -138,9 +196,13 @@ function handler(event) {
         }
     }
     if (signed) {
-        var end = sessionEnd(cookies);
+        var st = policyDoc(cookies);
+        var end = sessionEnd(cookies, st);
         if (end !== null && end * 1000 <= Date.now()) {
             return denied(request, 'session_expired', 'the session has expired; sign in again');
+        }
+        if (await revoked(cookies, st)) {
+            return denied(request, 'session_revoked', 'the session was revoked; sign in again');
         }
         return request;
     }

@@ -29,7 +29,13 @@ CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 ALL_METHODS = {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
 LOGS_ONLY_MANAGED_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-REQUIRED_OUTPUTS = {"SiteUrl", "SessionEndpoint", "BucketName", "KeyGroupId"}
+REQUIRED_OUTPUTS = {"SiteUrl", "SessionEndpoint", "BucketName", "KeyGroupId", "RevocationStoreArn"}
+# The KeyValueStore data-plane calls the signer's deny-list writer makes (keyhole-revoke).
+DENY_LIST_ACTIONS = [
+    "cloudfront-keyvaluestore:DescribeKeyValueStore",
+    "cloudfront-keyvaluestore:ListKeys",
+    "cloudfront-keyvaluestore:UpdateKeys",
+]
 # LoggingConfig's allowed values (the CloudFormation reference for AWS::Lambda::Function).
 APPLICATION_LOG_LEVELS = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
 SYSTEM_LOG_LEVELS = {"DEBUG", "INFO", "WARN"}
@@ -37,6 +43,7 @@ SIGNER_VARIABLES = {
     "COGNITO_USER_POOL_ID", "COGNITO_CLIENT_ID", "OIDC_ISSUER", "OIDC_AUDIENCE", "JWKS_URL",
     "TOKEN_USE", "REQUIRED_GROUPS", "ASSET_BASE_URL", "SESSION_SCOPES", "SESSION_TTL_SECONDS",
     "SIGNING_KEY_SECRET_ID", "COOKIE_DOMAIN", "COOKIE_SAMESITE", "ALLOWED_ORIGINS",
+    "REVOCATION_KVS_ARN",
 }
 
 
@@ -312,21 +319,42 @@ def is_kms_statement_for(st: dict, key) -> bool:
 
 
 def check_signer_permissions(t: dict) -> None:
-    """The signer may read its one secret (and decrypt it with its KMS key, when it has one), and
-    write logs; nothing else."""
+    """The signer may read its one secret (and decrypt it with its KMS key, when it has one), write
+    the deny-list's keys in the stack's own KeyValueStore, and write logs; nothing else."""
     role_name, role = role_of(t, "SignerFunction")
     managed = role["Properties"].get("ManagedPolicyArns", [])
     assert all(json.dumps(m).find("AWSLambdaBasicExecutionRole") >= 0 for m in managed), f"signer role has managed policies {managed}"
     statements = [st for name, st in iam_statements(t) if name == role_name]
     assert statements, "signer has no permission to read its secret"
+    allowed = {
+        ("secretsmanager:GetSecretValue",): [{"Ref": "SigningKeySecret"}],
+        tuple(DENY_LIST_ACTIONS): [{"Fn::GetAtt": ["RevocationStore", "Arn"]}],
+    }
     _, key = secret_key(t)
+    seen = set()
     for st in statements:
         assert st["Effect"] == "Allow"
         if key is not None and as_list(st["Action"]) == ["kms:Decrypt"]:
             assert is_kms_statement_for(st, key), f"signer decrypts {st['Resource']} (or not only through Secrets Manager)"
             continue
-        assert as_list(st["Action"]) == ["secretsmanager:GetSecretValue"], f"signer may {st['Action']}"
-        assert as_list(st["Resource"]) == [{"Ref": "SigningKeySecret"}], f"signer reads {st['Resource']}"
+        actions = tuple(sorted(as_list(st["Action"])))
+        assert actions in allowed, f"signer may {st['Action']}"
+        assert as_list(st["Resource"]) == allowed[actions], f"signer may {st['Action']} on {st['Resource']}"
+        seen.add(actions)
+    assert seen == set(allowed), f"signer lacks {set(allowed) - seen}"
+
+
+def check_revocation_store(t: dict) -> None:
+    """One KeyValueStore, associated with the edge check (whose `cf.kvs()` reads it), and named to
+    the signer, which writes it."""
+    store_name, _ = only(t, "AWS::CloudFront::KeyValueStore")
+    _, fn = only(t, "AWS::CloudFront::Function")
+    associations = fn["Properties"]["FunctionConfig"].get("KeyValueStoreAssociations", [])
+    assert len(associations) == 1, f"the edge check has {len(associations)} key value stores"
+    assert associations[0].get("KeyValueStoreARN") == {"Fn::GetAtt": [store_name, "Arn"]}, "the edge check reads another store"
+    variables = t["Resources"]["SignerFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables.get("REVOCATION_KVS_ARN") == {"Fn::GetAtt": [store_name, "Arn"]}, "the signer writes no deny-list, or another one"
+    assert "cf.kvs()" in embedded_edge_check(t), "the edge check does not read its store"
 
 
 def check_no_wildcard_resources(t: dict) -> None:
@@ -590,6 +618,7 @@ CHECKS = [
     check_asset_responses_are_private,
     check_session_behaviour,
     check_signer_permissions,
+    check_revocation_store,
     check_no_wildcard_resources,
     check_key_group_membership_is_not_owned_by_cloudformation,
     check_functions,
@@ -662,6 +691,13 @@ def _session(t):
 
 def _headers_policy(t):
     return only(t, "AWS::CloudFront::ResponseHeadersPolicy")[1]["Properties"]["ResponseHeadersPolicyConfig"]
+
+
+def _deny_list_statement(t: dict) -> dict:
+    """The signer's statement that writes the deny-list (by its Sid: the list also holds the
+    conditional KMS statement)."""
+    return next(st for st in _role_statements(t, "SignerFunctionRole")
+                if isinstance(st, dict) and st.get("Sid") == "WriteTheDenyList")
 
 
 def _role_statements(t, role):
@@ -764,6 +800,23 @@ PLANTED = {
         lambda t: _role_statements(t, "SignerFunctionRole").append({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"})),
     "signer with an admin policy": (check_signer_permissions,
         lambda t: t["Resources"]["SignerFunctionRole"]["Properties"]["ManagedPolicyArns"].append("arn:aws:iam::aws:policy/AdministratorAccess")),
+    "signer writes every key value store": (check_signer_permissions,
+        lambda t: _deny_list_statement(t).update(Resource="*")),
+    "signer may delete the key value store": (check_signer_permissions,
+        lambda t: _deny_list_statement(t)["Action"].append("cloudfront:DeleteKeyValueStore")),
+    "signer may write keys in another store": (check_signer_permissions,
+        lambda t: _deny_list_statement(t).update(
+            Resource="arn:aws:cloudfront::111122223333:key-value-store/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b")),
+    "signer may not write the deny-list": (check_signer_permissions,
+        lambda t: _role_statements(t, "SignerFunctionRole").remove(_deny_list_statement(t))),
+    "edge check without its store": (check_revocation_store,
+        lambda t: t["Resources"]["EdgeCheckFunction"]["Properties"]["FunctionConfig"].pop("KeyValueStoreAssociations")),
+    "edge check reads another store": (check_revocation_store,
+        lambda t: t["Resources"]["EdgeCheckFunction"]["Properties"]["FunctionConfig"].update(KeyValueStoreAssociations=[
+            {"KeyValueStoreARN": "arn:aws:cloudfront::111122223333:key-value-store/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"}])),
+    "no key value store": (check_revocation_store, lambda t: t["Resources"].pop("RevocationStore")),
+    "signer not told the store": (check_revocation_store,
+        lambda t: t["Resources"]["SignerFunction"]["Properties"]["Environment"]["Variables"].pop("REVOCATION_KVS_ARN")),
     "wildcard on an action that takes an ARN": (check_no_wildcard_resources,
         lambda t: _role_statements(t, "KeySetupFunctionRole")[1].update(Resource="*")),
     "ARN-shaped wildcard": (check_no_wildcard_resources,

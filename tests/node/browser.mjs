@@ -6,11 +6,13 @@
 //   - after logout, a fresh asset request fails, an image seen before does not render again from the
 //     browser's cache, and navigating to it ends at the sign-in page (the browser's normal cache
 //     throughout: assets come as Cache-Control: private, no-cache);
-//   - a page on another origin that auto-submits a login form (login CSRF) leaves no session.
+//   - a page on another origin that auto-submits a login form (login CSRF) leaves no session;
+//   - `keyhole revoke --prefix` of the member's group: the page's next asset requests answer 401
+//     session_revoked, and the session client's silent refresh brings the images back, no click.
 // The screenshot is kept in tests/artifacts/ (git-ignored) as the test's artifact.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import { join, dirname } from 'node:path';
@@ -169,12 +171,12 @@ test('a page on another origin that auto-submits a login form leaves the visitor
   }
 });
 
-/** A keyhole serve of its own, started with `env`; resolves once it prints its URL. */
-async function serveWith(env) {
+/** A keyhole serve of its own, started with `env` (and `args`); resolves once it prints its URL. */
+async function serveWith(env, args = []) {
   const { spawn } = await import('node:child_process');
   const state = mkdtempSync(join(tmpdir(), 'keyhole-serve-'));
   profiles.push(state);
-  const child = spawn(process.env.KEYHOLE_BIN || 'target/debug/keyhole', ['serve', '--port', '0', '--state-dir', state], {
+  const child = spawn(process.env.KEYHOLE_BIN || 'target/debug/keyhole', ['serve', '--port', '0', '--state-dir', state, ...args], {
     env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise((resolve, reject) => {
@@ -187,7 +189,7 @@ async function serveWith(env) {
     });
     child.on('exit', (code) => reject(new Error(`keyhole serve exited with ${code}: ${out}`)));
   });
-  return { url, stop: () => child.kill() };
+  return { url, state, stop: () => child.kill() };
 }
 
 test('a page on a listed second origin shows a crossorigin="use-credentials" image', async () => {
@@ -271,6 +273,54 @@ test('a reloaded page is still signed in, shows who, and the client refreshes be
       img.src = src;
     }));
     assert.ok(fresh > 0, 'an image requested after the first cookies expired still renders');
+  } finally {
+    await context.close();
+    stack.stop();
+  }
+});
+
+test('revoking the group ends a member\'s session at the edge, and the client\'s silent refresh brings the images back', async () => {
+  const ALICE = '6f1d2c8e-4b7a-4e3f-9c21-8a5d3b0e7f14';
+  // The demo bucket with alice's pictures also under her group's prefix; the cookies are for the
+  // group only (the demo users are in the group `demo`), so the page shows /groups/demo/.
+  const assets = mkdtempSync(join(tmpdir(), 'keyhole-assets-'));
+  profiles.push(assets);
+  const bucket = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'crates', 'keyhole-serve', 'demo', 'bucket');
+  cpSync(bucket, assets, { recursive: true });
+  cpSync(join(bucket, 'users', ALICE), join(assets, 'groups', 'demo'), { recursive: true });
+  const stack = await serveWith({ SESSION_SCOPES: '/groups/{group}/*' }, ['--assets', assets]);
+  const context = await freshBrowser();
+  try {
+    const page = context.pages()[0] || (await context.newPage());
+    const refused = [];
+    page.on('response', async (r) => {
+      if (r.url().includes('/groups/demo/') && r.status() === 401) refused.push(r.url());
+    });
+    await page.goto(stack.url + '/');
+    await page.waitForSelector('body[data-ready="yes"]');
+    await page.click('#signin-alice');
+    await page.waitForSelector('body[data-session="active"]', { timeout: 15000 });
+    await settled(page, 'img.own');
+    assert.match(await page.$eval('img.own', (i) => i.src), /\/groups\/demo\//);
+    assert.ok(await page.$$eval('img.own', (imgs) => imgs.every((i) => i.naturalWidth > 0)), 'the group\'s images render');
+
+    // The operator revokes the group a second after the sign-in (revocations catch sessions
+    // issued before their second).
+    await page.waitForTimeout(1100);
+    const { execFileSync } = await import('node:child_process');
+    execFileSync(process.env.KEYHOLE_BIN || 'target/debug/keyhole', ['revoke', '--prefix', '/groups/demo/', '--state-dir', stack.state]);
+
+    // The page's next requests (the gallery asks for its pictures again) are refused at the edge;
+    // nobody clicks anything.
+    await page.$$eval('img.own', (imgs) => imgs.forEach((i) => { i.src = i.src + '?next=1'; }));
+    await page.waitForSelector('body[data-refreshes="1"]', { state: 'attached', timeout: 15000 });
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('img.own')].every((i) => i.src.endsWith('?v=1') && i.dataset.state === 'loaded' && i.naturalWidth > 0),
+      null, { timeout: 15000 },
+    );
+    assert.ok(refused.length > 0, 'the revoked cookies were refused at the edge');
+    assert.equal(await page.getAttribute('body', 'data-session'), 'active');
+    await page.screenshot({ path: join(ARTIFACTS, 'browser-revoked-refreshed.png'), fullPage: true });
   } finally {
     await context.close();
     stack.stop();

@@ -1,5 +1,5 @@
 //! The `keyhole` command-line tool: key generation, signing and verification of CloudFront signed
-//! cookies and URLs, and (from their own modules) token checks and the local stack.
+//! cookies and URLs, and (from their own modules) token checks, revocation and the local stack.
 //!
 //! `main` only parses arguments and dispatches; each subcommand lives in its own module and returns
 //! an exit code. Errors print as one line, `keyhole: <what went wrong>`, never a panic; output goes
@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 
 mod keygen;
 mod output;
+mod revoke;
 mod serve;
 mod sign;
 mod token;
@@ -43,6 +44,8 @@ enum Command {
     /// Check a bearer token (JWT) as the signer would, with the same environment variables.
     #[command(subcommand)]
     Token(token::Command),
+    /// End sessions early: refuse, at the edge, every session for a user or a prefix issued before now.
+    Revoke(revoke::Args),
     /// Run the whole system on 127.0.0.1: signer, CloudFront stand-in, edge check, demo identity provider and page.
     Serve(serve::Args),
 }
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Sign(command) => sign::run(command),
         Command::Verify(args) => verify::run(args),
         Command::Token(command) => token::run(command),
+        Command::Revoke(args) => revoke::run(args),
         Command::Serve(args) => serve::run(args),
     };
     match result {

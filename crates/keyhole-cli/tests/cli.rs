@@ -751,3 +751,58 @@ fn token_verify_with_the_key_set_unreachable_names_the_url_and_the_cause() {
         "keyhole: issuer key set unavailable: fetching http://127.0.0.1:9/jwks.json failed: connection failed: ",
     );
 }
+
+#[test]
+fn revoke_writes_a_prefix_entry_into_the_local_deny_list() {
+    let dir = scratch_dir();
+    let state = dir.to_str().unwrap();
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let o = keyhole(&["revoke", "--user", "abc-123", "--state-dir", state]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("revoked /users/abc-123/:"),
+        "{}",
+        stdout(&o)
+    );
+    let o = keyhole(&[
+        "revoke",
+        "--prefix",
+        "/groups/admins/",
+        "--state-dir",
+        state,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let store: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("revocations.json")).unwrap())
+            .unwrap();
+    for key in ["/users/abc-123/", "/groups/admins/"] {
+        let at: u64 = store[key].as_str().unwrap().parse().unwrap();
+        assert!(at >= before && at <= before + 60, "{key}: {at}");
+    }
+}
+
+#[test]
+fn revoke_refuses_prefixes_it_could_not_match_safely() {
+    let state = scratch_dir();
+    let state = state.to_str().unwrap();
+    for (args, expect) in [
+        (vec!["--prefix", "/users/*/"], "no '*'"),
+        (vec!["--prefix", "users/abc"], "starts and ends with '/'"),
+        (vec!["--prefix", "/a/../b/"], "'..'"),
+        (vec!["--user", "a/b"], "holds no '/'"),
+    ] {
+        let mut all = vec!["revoke"];
+        all.extend(args);
+        all.extend(["--state-dir", state]);
+        assert_one_clear_line(&keyhole(&all), expect);
+    }
+    let o = keyhole(&["revoke", "--state-dir", state]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "neither --user nor --prefix is usage"
+    );
+}

@@ -125,3 +125,22 @@ pub enum VerifyError {
     #[error("the policy requires a source IP in {0}, and no client IP was given")]
     SourceIpRequired(String),
 }
+
+/// Why a prefix cannot be a deny-list key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrefixError {
+    /// It must start and end with `/`.
+    #[error("a revocation prefix starts and ends with '/', like /users/<sub>/: {0:?}")]
+    Slashes(String),
+    /// Wildcards, `..`, empty segments, spaces and control characters are refused.
+    #[error(
+        "a revocation prefix holds no '*', '?', '..', '//', spaces or control characters: {0:?}"
+    )]
+    Characters(String),
+    /// Longer than a key may be.
+    #[error(
+        "a revocation prefix is at most {} bytes",
+        crate::revocation::MAX_KEY_BYTES
+    )]
+    TooLong,
+}

@@ -21,6 +21,7 @@ mod error;
 mod key;
 mod pem;
 mod policy;
+pub mod revocation;
 mod signer;
 mod vars;
 mod verify;
@@ -30,7 +31,9 @@ pub use cookies::{
     COOKIE_NAMES, CookieAttributes, SameSite, SignedCookies, clearing_set_cookie_headers,
     parse_cookie_header,
 };
-pub use error::{CookieError, DecodeError, KeyError, PolicyError, SignError, VerifyError};
+pub use error::{
+    CookieError, DecodeError, KeyError, PolicyError, PrefixError, SignError, VerifyError,
+};
 pub use key::{HashAlgorithm, KeyType, SigningKey, VerifyingKey};
 pub use policy::{IpRange, Policy, check_resource, resource_matches};
 pub use signer::{Signer, is_valid_key_pair_id};

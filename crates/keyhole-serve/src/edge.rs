@@ -1,6 +1,13 @@
 //! The edge check, run from the very file CloudFront runs (`functions/edge-check/index.js`) in an
 //! embedded QuickJS engine, with CloudFront's viewer-request event shape in and its response shape
 //! out. No Rust twin: what the local stack does at the edge is what production does.
+//!
+//! The file is an ES module, as cloudfront-js-2.0 loads it: its two imports are provided here.
+//! `cloudfront` offers `kvs()` with `exists` and `get` (CloudFront's KeyValueStore helpers) over a
+//! [`KvsReader`] (in `keyhole serve`, the deny-list file in the state folder); `crypto` offers
+//! `createHash('sha256')` with `update` and `digest('hex')`, the part of CloudFront's crypto
+//! module the function uses. The handler is `async`, so each run drives QuickJS's job queue until
+//! its promise settles.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -8,7 +15,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rquickjs::{CatchResultExt, Context, Function, Runtime};
+use rquickjs::loader::{BuiltinLoader, BuiltinResolver};
+use rquickjs::{CatchResultExt, Context, Function, Module, Promise, Runtime};
 use serde_json::{Map, Value, json};
 
 use crate::ServeError;
@@ -25,6 +33,71 @@ const TIME_BUDGET: Duration = Duration::from_millis(50);
 
 /// CloudFront Functions get 2 MB of memory; so does each engine here.
 const MEMORY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// What the function's `cf.kvs()` reads: one key's value, `None` when absent, `Err` when the
+/// store cannot be read (the function's `get`/`exists` then reject).
+pub trait KvsReader: Send + Sync {
+    /// The value stored under `key`.
+    fn get(&self, key: &str) -> Result<Option<String>, String>;
+}
+
+// CloudFront's `cloudfront` module, as far as the function uses it. `get` rejects for a missing
+// key, as CloudFront documents; only the string and json formats are offered.
+const CLOUDFRONT_MODULE: &str = r#"
+export default {
+    kvs() {
+        if (!globalThis.__keyhole_kvs_present) {
+            throw new Error('no key value store is associated with this function');
+        }
+        return {
+            async exists(key) {
+                var v = __keyhole_kvs_get(String(key));
+                return v !== undefined && v !== null;
+            },
+            async get(key, options) {
+                var v = __keyhole_kvs_get(String(key));
+                if (v === undefined || v === null) {
+                    throw new Error('Key not found');
+                }
+                var format = options && options.format;
+                if (format === 'json') {
+                    return JSON.parse(v);
+                }
+                if (format !== undefined && format !== 'string') {
+                    throw new Error('format ' + format + ' is not offered by keyhole serve');
+                }
+                return v;
+            }
+        };
+    }
+};
+"#;
+
+// CloudFront's `crypto` module, as far as the function uses it.
+const CRYPTO_MODULE: &str = r#"
+export default {
+    createHash(algorithm) {
+        if (algorithm !== 'sha256') {
+            throw new Error('keyhole serve offers only sha256');
+        }
+        var data = '';
+        return {
+            update(s) { data += String(s); return this; },
+            digest(encoding) {
+                if (encoding !== 'hex') {
+                    throw new Error('keyhole serve offers only hex digests');
+                }
+                return __keyhole_sha256_hex(data);
+            }
+        };
+    }
+};
+"#;
+
+fn sha256_hex(data: String) -> String {
+    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data.as_bytes());
+    hash.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// Rewrites the config line the way deployment tooling does. An error if the source no longer
 /// holds that exact line (deployment would then silently ship no sign-in URL).
@@ -71,9 +144,17 @@ struct Engine {
 }
 
 impl Engine {
-    fn new(source: &str) -> Result<Self, ServeError> {
+    fn new(source: &str, kvs: Option<Arc<dyn KvsReader>>) -> Result<Self, ServeError> {
         let runtime = Runtime::new().map_err(js_error)?;
         runtime.set_memory_limit(MEMORY_LIMIT);
+        runtime.set_loader(
+            BuiltinResolver::default()
+                .with_module("cloudfront")
+                .with_module("crypto"),
+            BuiltinLoader::default()
+                .with_module("cloudfront", CLOUDFRONT_MODULE)
+                .with_module("crypto", CRYPTO_MODULE),
+        );
         let deadline = Arc::new(AtomicU64::new(u64::MAX));
         let epoch = Instant::now();
         let watch = Arc::clone(&deadline);
@@ -83,13 +164,50 @@ impl Engine {
         })));
         let context = Context::full(&runtime).map_err(js_error)?;
         context.with(|ctx| {
-            // A plain script in the global scope, as CloudFront loads it; then a helper that
-            // moves the event in and the result out as JSON.
-            ctx.eval::<(), _>(source)
+            let globals = ctx.globals();
+            let present = kvs.is_some();
+            let setup = globals
+                .set("__keyhole_kvs_present", present)
+                .and_then(|()| {
+                    globals.set(
+                        "__keyhole_kvs_get",
+                        Function::new(
+                            ctx.clone(),
+                            move |key: String| -> rquickjs::Result<Option<String>> {
+                                match &kvs {
+                                    None => Ok(None),
+                                    Some(store) => store.get(&key).map_err(|e| {
+                                        tracing::warn!(error = %e, "the local deny-list could not be read");
+                                        rquickjs::Error::new_from_js_message("kvs", "value", e)
+                                    }),
+                                }
+                            },
+                        )?,
+                    )
+                })
+                .and_then(|()| {
+                    globals.set(
+                        "__keyhole_sha256_hex",
+                        Function::new(ctx.clone(), sha256_hex)?,
+                    )
+                });
+            setup.map_err(js_error)?;
+            // A module, as cloudfront-js-2.0 loads it. CloudFront calls its top-level `handler`;
+            // the added line only hands that function out of the module's scope.
+            let (_, done) = Module::declare(
+                ctx.clone(),
+                "index.js",
+                format!("{source}\nglobalThis.handler = handler;\n"),
+            )
+            .and_then(|m| m.eval())
+            .catch(&ctx)
+            .map_err(|e| ServeError::EdgeCheck(format!("loading the function: {e}")))?;
+            done.finish::<()>()
                 .catch(&ctx)
                 .map_err(|e| ServeError::EdgeCheck(format!("loading the function: {e}")))?;
+            // Moves the event in and the result out as JSON; awaits an async handler.
             ctx.eval::<(), _>(
-                "function __keyhole_run(e) { return JSON.stringify(handler(JSON.parse(e))); }",
+                "async function __keyhole_run(e) { return JSON.stringify(await handler(JSON.parse(e))); }",
             )
             .catch(&ctx)
             .map_err(|e| ServeError::EdgeCheck(e.to_string()))?;
@@ -120,7 +238,8 @@ impl Engine {
                 .globals()
                 .get("__keyhole_run")
                 .map_err(|e| e.to_string())?;
-            run.call::<_, String>((event,))
+            run.call::<_, Promise>((event,))
+                .and_then(|p| p.finish::<String>())
                 .catch(&ctx)
                 .map_err(|e| e.to_string())
         });
@@ -190,16 +309,28 @@ impl EdgeCheck {
         sign_in_url: Option<&str>,
         engines: usize,
     ) -> Result<Self, ServeError> {
-        let engines = engines.max(1);
-        Self::with_queue(source, sign_in_url, engines, engines * QUEUE_PER_ENGINE)
+        Self::with_store(source, sign_in_url, engines, None)
     }
 
-    /// As [`EdgeCheck::new`], with `capacity` requests allowed to wait for an engine.
+    /// [`EdgeCheck::new`] with a KeyValueStore associated (`None`: none is, and the function's
+    /// `cf.kvs()` throws, as CloudFront's does).
+    pub fn with_store(
+        source: &str,
+        sign_in_url: Option<&str>,
+        engines: usize,
+        kvs: Option<Arc<dyn KvsReader>>,
+    ) -> Result<Self, ServeError> {
+        let engines = engines.max(1);
+        Self::with_queue(source, sign_in_url, engines, engines * QUEUE_PER_ENGINE, kvs)
+    }
+
+    /// As [`EdgeCheck::with_store`], with `capacity` requests allowed to wait for an engine.
     pub fn with_queue(
         source: &str,
         sign_in_url: Option<&str>,
         engines: usize,
         capacity: usize,
+        kvs: Option<Arc<dyn KvsReader>>,
     ) -> Result<Self, ServeError> {
         let source = Arc::new(match sign_in_url {
             Some(url) => with_sign_in_url(source, url)?,
@@ -213,9 +344,10 @@ impl EdgeCheck {
             let source = Arc::clone(&source);
             let jobs = Arc::clone(&jobs);
             let ready = ready_tx.clone();
+            let kvs = kvs.clone();
             std::thread::Builder::new()
                 .name(format!("edge-check-{i}"))
-                .spawn(move || match Engine::new(&source) {
+                .spawn(move || match Engine::new(&source, kvs) {
                     Ok(engine) => {
                         let _ = ready.send(Ok(()));
                         drop(ready);
@@ -241,9 +373,12 @@ impl EdgeCheck {
     }
 
     /// The embedded source with one engine per available core.
-    pub fn embedded(sign_in_url: Option<&str>) -> Result<Self, ServeError> {
+    pub fn embedded(
+        sign_in_url: Option<&str>,
+        kvs: Option<Arc<dyn KvsReader>>,
+    ) -> Result<Self, ServeError> {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        Self::new(EDGE_CHECK_SOURCE, sign_in_url, cores)
+        Self::with_store(EDGE_CHECK_SOURCE, sign_in_url, cores, kvs)
     }
 
     /// Queues `event` for the next free engine; the receiver gets its result.
@@ -478,6 +613,30 @@ mod tests {
         // Kept as text: the order of names in the event is part of what the function sees.
         event: Box<serde_json::value::RawValue>,
         expect: Value,
+        kvs: Option<Value>,
+    }
+
+    /// A case's store: an object of keys and values, or "unreadable".
+    struct CaseStore(Option<std::collections::HashMap<String, String>>);
+
+    impl KvsReader for CaseStore {
+        fn get(&self, key: &str) -> Result<Option<String>, String> {
+            match &self.0 {
+                Some(map) => Ok(map.get(key).cloned()),
+                None => Err("the store could not be read".into()),
+            }
+        }
+    }
+
+    fn case_store(kvs: &Option<Value>) -> Option<Arc<dyn KvsReader>> {
+        let kvs = kvs.as_ref()?;
+        let map = kvs.as_object().map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+                .collect()
+        });
+        assert!(map.is_some() || kvs == "unreadable", "kvs: {kvs}");
+        Some(Arc::new(CaseStore(map)))
     }
 
     fn cases() -> Vec<Case> {
@@ -528,12 +687,14 @@ mod tests {
         let table = cases();
         let plain = EdgeCheck::new(EDGE_CHECK_SOURCE, None, 1).unwrap();
         for case in &table {
-            let result = match &case.sign_in_url {
-                Some(url) => EdgeCheck::new(EDGE_CHECK_SOURCE, Some(url), 1)
-                    .unwrap()
-                    .run_event(case.event.get())
-                    .unwrap(),
-                None => plain.run_event(case.event.get()).unwrap(),
+            let result = match (&case.sign_in_url, &case.kvs) {
+                (None, None) => plain.run_event(case.event.get()).unwrap(),
+                (url, kvs) => {
+                    EdgeCheck::with_store(EDGE_CHECK_SOURCE, url.as_deref(), 1, case_store(kvs))
+                        .unwrap()
+                        .run_event(case.event.get())
+                        .unwrap()
+                }
             };
             let event: Value = serde_json::from_str(case.event.get()).unwrap();
             check_against_expectation(&case.name, &result, &case.expect, &event["request"]);
@@ -623,6 +784,7 @@ mod tests {
                 None,
                 1,
                 1,
+                None,
             )
             .unwrap(),
         );

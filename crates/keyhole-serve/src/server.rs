@@ -20,10 +20,12 @@ use tokio::net::TcpListener;
 use crate::ServeError;
 use crate::assets::AssetStore;
 use crate::connections::Limits;
-use crate::edge::EdgeCheck;
+use crate::edge::{EdgeCheck, KvsReader};
 use crate::idp::{DEMO_AUDIENCE, DEMO_USERS, DevIdp};
 use crate::local_env::{LocalEnv, names_a_signing_key};
 use crate::state::LocalKeys;
+use keyhole_revoke::{FileStore, Revoker};
+use keyhole_signer::MAX_TTL_SECONDS;
 
 /// How to run the local stack.
 #[derive(Clone)]
@@ -126,6 +128,15 @@ impl std::fmt::Debug for Server {
     }
 }
 
+/// The state folder's deny-list, as the edge check's KeyValueStore.
+struct StateDirStore(Arc<FileStore>);
+
+impl KvsReader for StateDirStore {
+    fn get(&self, key: &str) -> Result<Option<String>, String> {
+        self.0.get(key).map_err(|e| e.to_string())
+    }
+}
+
 async fn listen(options: &ServeOptions) -> Result<(TcpListener, SocketAddr), ServeError> {
     let wanted = SocketAddr::new(options.host, options.port);
     let bind_error = |source| ServeError::Bind {
@@ -186,7 +197,12 @@ impl Server {
         } else {
             Some(Arc::new(dev_idp(&options, &url, &mut env)?))
         };
-        let signer = signer_state(|name| env.get(&vars, name), &options.clock).await?;
+        // The deny-list lives in the state folder: the signer's logout and `keyhole revoke
+        // --state-dir` write it, the edge check's `cf.kvs()` reads it.
+        let revocations = Arc::new(FileStore::in_state_dir(&options.state_dir));
+        let signer = signer_state(|name| env.get(&vars, name), &options.clock)
+            .await?
+            .with_revoker(Revoker::new(revocations.clone(), MAX_TTL_SECONDS));
         // The stand-in trusts exactly the key the signer loaded, as CloudFront's key group would.
         let Some((key_pair_id, public_key)) = signer.public_key() else {
             let cause = signer.key_error().await.unwrap_or_default();
@@ -209,7 +225,10 @@ impl Server {
         let app = Arc::new(App {
             verifier: Verifier::new().with_key(key_pair_id, public_key),
             signer,
-            edge: EdgeCheck::embedded(options.sign_in_url.as_deref())?,
+            edge: EdgeCheck::embedded(
+                options.sign_in_url.as_deref(),
+                Some(Arc::new(StateDirStore(revocations))),
+            )?,
             assets,
             idp,
             info,

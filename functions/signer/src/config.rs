@@ -55,6 +55,35 @@ pub struct Config {
     pub cookies: CookieAttributes,
     /// `ALLOWED_ORIGINS`: exact origins allowed to call `/session` with credentials.
     pub allowed_origins: Vec<String>,
+    /// `REVOCATION_KVS_ARN`: the CloudFront KeyValueStore `DELETE /session` writes the cookie
+    /// sets it ends into; unset, logout only clears the browser's copy.
+    pub revocation_kvs_arn: Option<String>,
+}
+
+/// `REVOCATION_KVS_ARN`: `arn:<partition>:cloudfront::<account>:key-value-store/<id>`.
+fn revocation_kvs_arn(vars: &Vars<'_>) -> Result<Option<String>, Error> {
+    let Some(arn) = vars.get("REVOCATION_KVS_ARN") else {
+        return Ok(None);
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ok = matches!(parts.as_slice(),
+    ["arn", partition, "cloudfront", "", account, resource]
+        if !partition.is_empty()
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && resource.strip_prefix("key-value-store/").is_some_and(|id| {
+                !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            }));
+    if ok {
+        Ok(Some(arn))
+    } else {
+        Err(invalid(
+            "REVOCATION_KVS_ARN",
+            format!(
+                "{arn:?} is not a KeyValueStore ARN (arn:aws:cloudfront::<account>:key-value-store/<id>)"
+            ),
+        ))
+    }
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> Error {
@@ -230,6 +259,7 @@ impl Config {
             key: key_setting(&vars)?,
             cookies: cookie_attributes(&vars)?,
             allowed_origins: allowed_origins(&vars)?,
+            revocation_kvs_arn: revocation_kvs_arn(&vars)?,
         })
     }
 }
@@ -238,6 +268,29 @@ impl Config {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn the_revocation_store_must_be_a_key_value_store_arn() {
+        let good =
+            "arn:aws:cloudfront::123456789012:key-value-store/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
+        let read = |v: &str| {
+            let v = v.to_owned();
+            revocation_kvs_arn(&Vars::new(&move |n: &str| {
+                (n == "REVOCATION_KVS_ARN").then(|| v.clone())
+            }))
+        };
+        assert_eq!(read(good).unwrap().as_deref(), Some(good));
+        assert_eq!(read("").unwrap(), None);
+        for bad in [
+            "arn:aws:s3:::bucket",
+            "arn:aws:cloudfront::12345:key-value-store/x",
+            "arn:aws:cloudfront::123456789012:distribution/E1",
+            "arn:aws:cloudfront::123456789012:key-value-store/",
+        ] {
+            let err = read(bad).unwrap_err().to_string();
+            assert!(err.contains("REVOCATION_KVS_ARN"), "{bad}: {err}");
+        }
+    }
 
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let map: HashMap<String, String> = pairs

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use keyhole_core::revocation::Entry;
 use keyhole_token::Claims;
 use lambda_http::http::header::{LOCATION, SET_COOKIE};
 use lambda_http::http::{Method, StatusCode};
@@ -80,11 +81,49 @@ async fn bridge(state: &AppState, req: &Request) -> Result<Reply, Failure> {
     Ok(reply.headers(&SET_COOKIE, session.set_cookies))
 }
 
+/// Writes a deny-list entry for each cookie set a valid marker names, so every copy of them
+/// (not only this browser's) is refused at the edge until it expires. Only a marker the signing
+/// key vouches for is used: an unverified one could fill the store with junk. A failed write is
+/// logged and does not stop the sign-out.
+async fn revoke_marked_sets(state: &AppState, req: &Request) -> usize {
+    let Some(revoker) = &state.revoker else {
+        return 0;
+    };
+    let markers = request::cookies(req, MARKER_COOKIE);
+    if markers.is_empty() {
+        return 0;
+    }
+    let Some(key) = state.key().await else {
+        return 0;
+    };
+    let now = state.clock.now();
+    let entries: Vec<Entry> = markers
+        .into_iter()
+        .filter_map(|m| Marker::decode_verified(m, &key.marker_key, now))
+        .flat_map(|m| {
+            m.cookie_sets.into_iter().map(move |key| Entry::CookieSet {
+                key,
+                expires_at: m.expires_at,
+            })
+        })
+        .collect();
+    let written = match revoker.write(&entries).await {
+        Ok(()) => entries.len(),
+        Err(e) => {
+            tracing::error!(error = %e, sets = entries.len(), "cookie sets could not be revoked; they stay valid until they expire");
+            0
+        }
+    };
+    state.prune_if_due(revoker).await;
+    written
+}
+
 /// `DELETE /session`: 204, clearing every cookie set this user could hold: the paths the marker
 /// lists, the literal scopes, and (when the request carries a valid token) the user's current
-/// scopes.
+/// scopes. With a deny-list configured, the cookie sets the marker names are revoked too.
 async fn delete_session(state: &AppState, req: &Request) -> Reply {
     let config = &state.config;
+    let revoked = revoke_marked_sets(state, req).await;
     let mut paths: Vec<String> = request::cookies(req, MARKER_COOKIE)
         .into_iter()
         .filter_map(Marker::decode_unverified)
@@ -106,6 +145,9 @@ async fn delete_session(state: &AppState, req: &Request) -> Reply {
     paths.dedup();
     let mut set_cookies: Vec<String> = paths.iter().flat_map(|p| clear_path(config, p)).collect();
     set_cookies.push(marker_cookie(config, "", 0));
+    if revoked > 0 {
+        tracing::info!(sets = revoked, "cookie sets revoked");
+    }
     let mut reply = Reply::new(StatusCode::NO_CONTENT, "cleared").headers(&SET_COOKIE, set_cookies);
     reply.scopes = paths;
     reply

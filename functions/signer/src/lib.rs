@@ -39,4 +39,4 @@ pub use keys::{
     BoxFuture, FileKeySource, KeySource, SigningMaterial, StaticKeySource, key_source_from_config,
 };
 pub use request::{MAX_BODY_BYTES, MAX_RETURN_PATH, TOKEN_COOKIE};
-pub use state::{AppState, KEY_RETRY_SECONDS};
+pub use state::{AppState, KEY_RETRY_SECONDS, PRUNE_INTERVAL_SECONDS};

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use keyhole_signer::{AppState, Config, handle, key_source_from_config};
+use keyhole_signer::{AppState, Config, MAX_TTL_SECONDS, handle, key_source_from_config};
 use keyhole_token::{TokenConfig, TokenVerifier};
 use lambda_http::{run, service_fn};
 
@@ -17,7 +17,13 @@ async fn main() -> anyhow::Result<()> {
         .and_then(TokenVerifier::from_config)
         .context("invalid token configuration")?;
     let keys = key_source_from_config(&config).await;
-    let state = Arc::new(AppState::new(config, keys, tokens).await);
+    let revocations = config.revocation_kvs_arn.clone();
+    let mut state = AppState::new(config, keys, tokens).await;
+    if let Some(arn) = revocations {
+        let store = Arc::new(keyhole_revoke::KvsStore::from_env(arn).await);
+        state = state.with_revoker(keyhole_revoke::Revoker::new(store, MAX_TTL_SECONDS));
+    }
+    let state = Arc::new(state);
     run(service_fn(move |req| {
         let state = state.clone();
         async move { handle(&state, req).await }

@@ -6,7 +6,11 @@
 //! only by a `Set-Cookie` with the same name, path and domain), and `GET /session` needs the expiry.
 //! The marker carries both, with the same `Max-Age` as the cookie sets, so it lives exactly as long.
 //!
-//! Format: `cf_base64(JSON {"v":1,"exp":..,"scopes":[..]}) "." cf_base64(HMAC-SHA256 tag)`. The
+//! It also names the cookie sets it came with (their deny-list keys, `sig:<hex>`), so that
+//! `DELETE /session` can revoke every copy of them, not only the browser's.
+//!
+//! Format: `cf_base64(JSON {"v":1,"exp":..,"scopes":[..],"sets":[..]}) "." cf_base64(HMAC-SHA256
+//! tag)`; `sets` is left out when empty (markers written before it existed read as no sets). The
 //! HMAC key is derived with HKDF-SHA256 from the signing key's PEM, so every instance holding the
 //! same signing key accepts each other's markers, nobody without the key can mint one (a sibling
 //! subdomain cannot toss in a forged marker), and rotating the key retires old markers.
@@ -30,6 +34,8 @@ pub struct Marker {
     pub expires_at: i64,
     /// The scopes cookie sets were issued for.
     pub scopes: Vec<Scope>,
+    /// The deny-list keys of those cookie sets (`keyhole_core::revocation::signature_key`).
+    pub cookie_sets: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -37,6 +43,8 @@ struct Wire {
     v: u8,
     exp: i64,
     scopes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    sets: Vec<String>,
 }
 
 /// The HMAC key for markers.
@@ -73,6 +81,7 @@ impl Marker {
             v: 1,
             exp: self.expires_at,
             scopes: self.scopes.iter().map(|s| s.pattern().to_owned()).collect(),
+            sets: self.cookie_sets.clone(),
         };
         // Serializing plain strings and integers cannot fail; an empty payload would just be
         // refused on the way back in.
@@ -119,9 +128,19 @@ fn parse_payload(payload: &str) -> Option<Marker> {
         .iter()
         .map(|s| Scope::from_pattern(s))
         .collect::<Option<Vec<_>>>()?;
+    // Only deny-list keys, which are what a revocation writes.
+    if !wire.sets.iter().all(|k| {
+        matches!(
+            keyhole_core::revocation::Entry::parse(k, "0"),
+            Some(keyhole_core::revocation::Entry::CookieSet { .. })
+        )
+    }) {
+        return None;
+    }
     Some(Marker {
         expires_at: wire.exp,
         scopes,
+        cookie_sets: wire.sets,
     })
 }
 
@@ -136,6 +155,7 @@ mod tests {
                 Scope::from_pattern("/users/abc/*").unwrap(),
                 Scope::from_pattern("/public/logo.png").unwrap(),
             ],
+            cookie_sets: vec![keyhole_core::revocation::signature_key("sig")],
         }
     }
 
@@ -176,6 +196,7 @@ mod tests {
             v: 1,
             exp: 9_999_999_999,
             scopes: vec!["/*".into()],
+            sets: vec![],
         };
         let forged = format!(
             "{}.{tag}",
@@ -190,6 +211,18 @@ mod tests {
             v: 1,
             exp: 1,
             scopes: vec!["/x; Domain=evil.example".into()],
+            sets: vec![],
+        };
+        let value = format!(
+            "{}.AAAA",
+            cf_base64::encode(&serde_json::to_vec(&wire).unwrap())
+        );
+        assert_eq!(Marker::decode_unverified(&value), None);
+        let wire = Wire {
+            v: 1,
+            exp: 1,
+            scopes: vec!["/users/abc/*".into()],
+            sets: vec!["/users/".into()],
         };
         let value = format!(
             "{}.AAAA",

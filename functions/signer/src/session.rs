@@ -2,6 +2,7 @@
 //! marker cookie. Every `Set-Cookie` the signer writes is made here, from the one
 //! [`keyhole_core::CookieAttributes`] in the configuration.
 
+use keyhole_core::revocation::{self, not_before};
 use keyhole_core::{Policy, clearing_set_cookie_headers};
 use keyhole_token::Claims;
 use lambda_http::Request;
@@ -74,16 +75,24 @@ pub(crate) fn issue(
         return Err(Failure::NoScope);
     }
     let ttl = config.ttl_seconds;
-    let expires_at = state.clock.now() + ttl;
+    let now = state.clock.now();
+    let expires_at = now + ttl;
     let mut set_cookies = Vec::new();
+    let mut cookie_sets = Vec::new();
     for scope in &scopes {
         let resource = format!("{}{}", config.asset_base_url, scope.pattern());
-        let policy =
-            Policy::new(resource, expires_at).map_err(|e| Failure::Internal(e.to_string()))?;
+        // The issue time goes into every policy (see keyhole_core::revocation), so a
+        // revocation can tell sessions issued before it from those issued after.
+        let policy = Policy::new(resource, expires_at)
+            .map_err(|e| Failure::Internal(e.to_string()))?
+            .starting_at(not_before(now));
         let signed = key
             .signer
             .cookies(&policy)
             .map_err(|e| Failure::Internal(e.to_string()))?;
+        if let Some(signature) = signed.get("CloudFront-Signature") {
+            cookie_sets.push(revocation::signature_key(signature));
+        }
         set_cookies
             .extend(signed.set_cookie_headers(&config.cookies.at(scope.cookie_path(), Some(ttl))));
     }
@@ -103,6 +112,7 @@ pub(crate) fn issue(
     let marker = Marker {
         expires_at,
         scopes: scopes.clone(),
+        cookie_sets,
     };
     set_cookies.push(marker_cookie(config, &marker.encode(&key.marker_key), ttl));
     Ok(Session {

@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use keyhole_core::{
     Clock, HashAlgorithm, Signer, SigningKey, SystemClock, VerifyingKey, is_valid_key_pair_id,
 };
+use keyhole_revoke::Revoker;
 use keyhole_token::TokenVerifier;
 
 use crate::marker::MarkerKey;
@@ -15,6 +16,10 @@ use crate::{Config, Error, KeySource};
 /// Seconds between two attempts to load a signing key that failed to load. Requests in between
 /// get 503 at once instead of each waiting on Secrets Manager.
 pub const KEY_RETRY_SECONDS: i64 = 5;
+
+/// At most one prune of the deny-list per this many seconds per instance: pruning lists the
+/// whole store, so it is not done on every logout.
+pub const PRUNE_INTERVAL_SECONDS: i64 = 600;
 
 /// A parsed, ready signing key.
 pub(crate) struct LoadedKey {
@@ -38,6 +43,10 @@ pub struct AppState {
     loading: tokio::sync::Mutex<LoadState>,
     /// Set until the first request takes it: the log line's `coldStart`.
     cold: AtomicBool,
+    /// Where `DELETE /session` revokes the cookie sets it ends; `None`: nowhere.
+    pub(crate) revoker: Option<Revoker>,
+    /// When this instance last pruned the deny-list.
+    last_prune: tokio::sync::Mutex<Option<i64>>,
 }
 
 impl AppState {
@@ -62,9 +71,39 @@ impl AppState {
             loaded: RwLock::new(None),
             loading: tokio::sync::Mutex::new(LoadState::default()),
             cold: AtomicBool::new(true),
+            revoker: None,
+            last_prune: tokio::sync::Mutex::new(None),
         };
         let _ = state.key().await;
         state
+    }
+
+    /// Revokes the cookie sets `DELETE /session` ends in `revoker`'s store.
+    pub fn with_revoker(mut self, revoker: Revoker) -> Self {
+        self.revoker = Some(revoker);
+        self
+    }
+
+    /// Prunes the deny-list if this instance has not done so for [`PRUNE_INTERVAL_SECONDS`].
+    /// A failure is logged; it only means the store keeps dead entries a while longer.
+    pub(crate) async fn prune_if_due(&self, revoker: &Revoker) {
+        let now = self.clock.now();
+        let Ok(mut last) = self.last_prune.try_lock() else {
+            return;
+        };
+        if last.is_some_and(|t| now - t < PRUNE_INTERVAL_SECONDS) {
+            return;
+        }
+        *last = Some(now);
+        match revoker.prune(now).await {
+            Ok(r) => tracing::info!(
+                pruned = r.pruned,
+                kept = r.kept,
+                freedBytes = r.freed_bytes,
+                "deny-list pruned"
+            ),
+            Err(e) => tracing::warn!(error = %e, "deny-list could not be pruned"),
+        }
     }
 
     /// The configuration.

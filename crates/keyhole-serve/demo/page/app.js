@@ -1,6 +1,8 @@
 // The demo page, on the session client (clients/js, served here as /demo/keyhole-session.js):
 // restore on load, sign in with the development identity provider (or a pasted token), refresh by
-// itself before expiry, log out. The <img> tags rely on the signed cookies alone.
+// itself before expiry, log out. The <img> tags rely on the signed cookies alone. When one of them
+// fails because the edge revoked the session (401 session_revoked), the client refreshes once and
+// the pictures are loaded again, with no click.
 import { createSession } from '/demo/keyhole-session.js';
 
 const $ = (id) => document.getElementById(id);
@@ -47,18 +49,38 @@ function demoToken(username) {
   };
 }
 
+// An <img> cannot see why it failed: ask the edge once, as any page can. 401 session_revoked
+// means the deny-list refuses these cookies; handleRevoked() refreshes once (calls made together
+// share it) and reports signed-out if that does not help.
+let reloads = 0;
+async function whyFailed(el) {
+  const r = await fetch(el.src, { credentials: 'include', cache: 'no-store' }).catch(() => null);
+  if (!r || r.status !== 401) return;
+  const body = await r.json().catch(() => ({}));
+  if (body.error !== 'session_revoked') return;
+  const seen = reloads;
+  const state = await keyhole.handleRevoked();
+  if (state.status === 'signed-in' && seen === reloads) {
+    reloads += 1;
+    render(prefixOf(state), '?v=' + reloads); // a new URL: the failed answer is not reused
+  }
+}
+
 function watch(el) {
   el.dataset.state = 'loading';
   const ok = el.tagName === 'VIDEO' ? 'loadeddata' : 'load';
   el.addEventListener(ok, () => { el.dataset.state = 'loaded'; }, { once: true });
-  el.addEventListener('error', () => { el.dataset.state = 'failed'; }, { once: true });
+  el.addEventListener('error', () => {
+    el.dataset.state = 'failed';
+    if (el.id !== 'foreign') whyFailed(el);
+  }, { once: true });
 }
 
-function render(prefix) {
+function render(prefix, bust = '') {
   shownPrefix = prefix;
   $('prefix').textContent = prefix;
-  for (const img of document.querySelectorAll('img.own')) { watch(img); img.src = prefix + img.dataset.name; }
-  const clip = $('clip'); watch(clip); clip.src = prefix + clip.dataset.name;
+  for (const img of document.querySelectorAll('img.own')) { watch(img); img.src = prefix + img.dataset.name + bust; }
+  const clip = $('clip'); watch(clip); clip.src = prefix + clip.dataset.name + bust;
   const other = demoUsers.find((u) => !prefix.includes(u.sub));
   const foreign = $('foreign');
   if (other) {
