@@ -17,6 +17,7 @@
 pub mod cf_base64;
 mod clock;
 mod cookies;
+mod derive;
 mod error;
 mod key;
 mod pem;
@@ -30,6 +31,7 @@ pub use cookies::{
     COOKIE_NAMES, CookieAttributes, SameSite, SignedCookies, clearing_set_cookie_headers,
     parse_cookie_header,
 };
+pub use derive::session_marker_key;
 pub use error::{CookieError, DecodeError, KeyError, PolicyError, SignError, VerifyError};
 pub use key::{HashAlgorithm, KeyType, SigningKey, VerifyingKey};
 pub use policy::{IpRange, Policy, check_resource, resource_matches};

@@ -111,12 +111,17 @@ pub struct StepOutcome {
 struct SecretValue<'a> {
     key_pair_id: &'a str,
     private_key_pem: &'a str,
+    /// The session marker's key, carried over from the current secret so that markers issued
+    /// before the rotation still verify after it (CloudFront base64 of 32 bytes).
+    session_marker_key: &'a str,
 }
 
 /// A secret version's key, parsed. `Debug` is not derived: it holds a private key.
 struct Material {
     key_pair_id: String,
     key: SigningKey,
+    /// `sessionMarkerKey`, or the key derived from the private key when the secret has none.
+    marker_key: [u8; 32],
 }
 
 /// Reads `{"keyPairId", "privateKeyPem"}` without quoting the value back in any message.
@@ -135,9 +140,18 @@ fn parse_material(secret_id: &str, version: &str, json: &str) -> Result<Material
     }
     let pem = field("privateKeyPem").ok_or_else(|| bad("no string field privateKeyPem"))?;
     let key = SigningKey::from_pem(pem).map_err(|e| bad(&format!("privateKeyPem: {e}")))?;
+    let marker_key = match value.get("sessionMarkerKey") {
+        None => keyhole_core::session_marker_key(&key.private_key_pem()),
+        Some(v) => v
+            .as_str()
+            .and_then(|s| keyhole_core::cf_base64::decode(s).ok())
+            .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+            .ok_or_else(|| bad("sessionMarkerKey must be 32 bytes in CloudFront base64"))?,
+    };
     Ok(Material {
         key_pair_id: key_pair_id.to_owned(),
         key,
+        marker_key,
     })
 }
 
@@ -373,9 +387,11 @@ impl<S: SecretApi, K: KeyGroupApi> Ctx<'_, S, K> {
             )
             .await?;
         let pem = key.private_key_pem();
+        let marker = keyhole_core::cf_base64::encode(&current.marker_key);
         let json = serde_json::to_string(&SecretValue {
             key_pair_id: &id,
             private_key_pem: &pem,
+            session_marker_key: &marker,
         })
         .map_err(|e| Error::Service(e.to_string()))?;
         if let Err(e) = self

@@ -119,6 +119,21 @@ async fn a_rotation_makes_the_new_key_current_and_keeps_the_old_one_trusted() {
     let key = SigningKey::from_pem(v["privateKeyPem"].as_str().unwrap()).unwrap();
     assert_eq!(key.public_key_pem(), w.keys.state().keys[&new].encoded_key);
     assert_eq!(key.key_type(), KeyType::EcdsaP256);
+    // The session marker's key is carried over: markers issued before still verify.
+    let first_pem: serde_json::Value =
+        serde_json::from_str(&w.secrets.value_of(AWSPREVIOUS).unwrap()).unwrap();
+    let first_key = SigningKey::from_pem(first_pem["privateKeyPem"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        v["sessionMarkerKey"].as_str().unwrap(),
+        keyhole_core::cf_base64::encode(&keyhole_core::session_marker_key(
+            &first_key.private_key_pem()
+        ))
+    );
+    let after_two = w.rotation("tok-2", T0 + 5).await;
+    let v2: serde_json::Value =
+        serde_json::from_str(&w.secrets.value_of(AWSCURRENT).unwrap()).unwrap();
+    assert_eq!(v2["keyPairId"], after_two.as_str());
+    assert_eq!(v2["sessionMarkerKey"], v["sessionMarkerKey"]);
 }
 
 #[tokio::test]
