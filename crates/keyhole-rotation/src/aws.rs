@@ -427,6 +427,11 @@ mod tests {
                 now: 1_800_000_000,
             };
             let once = run_step(&req, &config(), &api, &keys).await.unwrap();
+            // The rotation's timeline, for the record (cargo test -- --nocapture).
+            eprintln!(
+                "timeline: {step} {:.1} ms: {}",
+                once.duration_ms, once.detail
+            );
             assert!(
                 once.changed || step == Step::Test,
                 "{step}: {}",
