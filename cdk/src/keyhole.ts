@@ -95,6 +95,12 @@ export interface KeyholeProps {
    */
   readonly sessionTtl?: Duration;
   /**
+   * Days between automatic rotations of the CloudFront signing key (Secrets Manager's schedule); 0
+   * turns the schedule off. Template parameter `KeyRotationDays`.
+   * @default 30
+   */
+  readonly keyRotationDays?: number;
+  /**
    * `SameSite` of the signed cookies. Template parameter `CookieSameSite`.
    * @default 'Lax'
    */
@@ -188,10 +194,11 @@ export interface KeyholeProps {
   readonly sourceDir?: string;
 }
 
-/** The two Lambdas of the template, and where their code comes from. */
+/** The Lambdas of the template, and where their code comes from (rotation runs the key-setup binary). */
 const FUNCTIONS: Readonly<Record<string, RustLambda>> = {
   SignerFunction: { folder: 'functions/signer', binary: 'keyhole-signer' },
   KeySetupFunction: { folder: 'functions/key-setup', binary: 'keyhole-key-setup' },
+  KeyRotationFunction: { folder: 'functions/key-setup', binary: 'keyhole-key-setup' },
 };
 
 /**
@@ -276,6 +283,7 @@ export class Keyhole extends Construct {
       RequiredGroups: ['requiredGroups', list('requiredGroups', props.requiredGroups)],
       SessionScopes: ['sessionScopes', list('sessionScopes', props.sessionScopes)],
       SessionTtlSeconds: ['sessionTtl', seconds('sessionTtl', props.sessionTtl)],
+      KeyRotationDays: ['keyRotationDays', props.keyRotationDays === undefined ? undefined : String(props.keyRotationDays)],
       CookieSameSite: ['cookieSameSite', text('cookieSameSite', props.cookieSameSite)],
       CookieDomain: ['cookieDomain', text('cookieDomain', props.cookieDomain)],
       AllowedOrigins: ['allowedOrigins', list('allowedOrigins', props.allowedOrigins)],

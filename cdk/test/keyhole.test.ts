@@ -81,6 +81,7 @@ describe('props map to the template parameters', () => {
       requiredGroups: ['viewers', 'admins'],
       sessionScopes: ['/users/{sub}/*', '/shared/*'],
       sessionTtl: Duration.hours(8),
+      keyRotationDays: 7,
       cookieSameSite: 'Strict',
       cookieDomain: 'example.com',
       allowedOrigins: ['https://app.example.com', 'https://admin.example.com'],
@@ -106,6 +107,7 @@ describe('props map to the template parameters', () => {
       RequiredGroups: 'viewers,admins',
       SessionScopes: '/users/{sub}/*,/shared/*',
       SessionTtlSeconds: '28800',
+      KeyRotationDays: '7',
       CookieSameSite: 'Strict',
       CookieDomain: 'example.com',
       AllowedOrigins: 'https://app.example.com,https://admin.example.com',
@@ -145,7 +147,7 @@ describe('props map to the template parameters', () => {
     template.hasResourceProperties('AWS::CloudFront::Distribution', {
       DistributionConfig: Match.objectLike({ PriceClass: 'PriceClass_All' }),
     });
-    for (const group of ['SignerLogGroup', 'KeySetupLogGroup']) {
+    for (const group of ['SignerLogGroup', 'KeySetupLogGroup', 'KeyRotationLogGroup']) {
       assert.equal(Number(template.toJSON().Resources[group].Properties.RetentionInDays), 90, group);
     }
     template.hasResourceProperties('AWS::S3::Bucket', { BucketName: 'photos-of-example-com' });
@@ -242,8 +244,8 @@ describe('props map to the template parameters', () => {
     const json = template.toJSON();
     assert.equal(json.Transform, 'AWS::Serverless-2016-10-31');
     const assets = stack.node.root.node.findAll().filter((c) => c.node.id.endsWith('FunctionCode'));
-    assert.equal(assets.length, 2);
-    for (const name of ['SignerFunction', 'KeySetupFunction']) {
+    assert.equal(assets.length, 3);
+    for (const name of ['SignerFunction', 'KeySetupFunction', 'KeyRotationFunction']) {
       const fn = json.Resources[name];
       assert.equal(fn.Type, 'AWS::Serverless::Function');
       assert.deepEqual(Object.keys(fn.Properties.CodeUri).sort(), ['Bucket', 'Key'], `${name} still has a local CodeUri`);

@@ -403,6 +403,65 @@ def check_functions(t: dict) -> None:
         assert required in variables, f"signer lacks {required}"
 
 
+ROTATION_SECRET_ACTIONS = {
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:UpdateSecretVersionStage",
+}
+ROTATION_KEY_ACTIONS = {
+    "cloudfront:GetKeyGroup",
+    "cloudfront:UpdateKeyGroup",
+    "cloudfront:CreatePublicKey",
+    "cloudfront:GetPublicKey",
+    "cloudfront:UpdatePublicKey",
+    "cloudfront:DeletePublicKey",
+}
+
+
+def check_key_rotation(t: dict) -> None:
+    """Secrets Manager rotates the signing key on the KeyRotationDays schedule (0 turns it off)
+    with the rotation function, which Secrets Manager of this account alone may invoke, and whose
+    role may touch this secret and the key-group membership, nothing more."""
+    name, schedule = only(t, "AWS::SecretsManager::RotationSchedule")
+    props = schedule["Properties"]
+    assert refers_to(props["SecretId"], "SigningKeySecret"), "the schedule rotates another secret"
+    assert refers_to(props["RotationLambdaARN"], "KeyRotationFunction"), "the schedule runs another function"
+    assert props["RotationRules"]["AutomaticallyAfterDays"] == {"Ref": "KeyRotationDays"}
+    assert schedule.get("Condition") == "RotateKeys", "KeyRotationDays 0 must turn the schedule off"
+    assert t["Conditions"]["RotateKeys"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "KeyRotationDays"}, 0]}]}
+    assert t["Parameters"]["KeyRotationDays"]["Default"] in (30, "30")
+    assert "KeySetup" in as_list(schedule.get("DependsOn", [])), "a rotation could start before the first key exists"
+    permissions = [
+        r["Properties"] for r in resources_of(t, "AWS::Lambda::Permission").values()
+        if refers_to(r["Properties"]["FunctionName"], "KeyRotationFunction")
+    ]
+    assert permissions, "Secrets Manager may not invoke the rotation function"
+    for p in permissions:
+        assert p["Principal"] == "secretsmanager.amazonaws.com", f"rotation invocable by {p['Principal']}"
+        assert p["Action"] == "lambda:InvokeFunction"
+        assert p.get("SourceAccount") == {"Ref": "AWS::AccountId"}, "any account's Secrets Manager could invoke it"
+    variables = t["Resources"]["KeyRotationFunction"]["Properties"]["Environment"]["Variables"]
+    assert refers_to(variables.get("KEY_GROUP_ID"), "KeySetup"), "the rotation must know the stack's key group"
+    assert variables.get("SESSION_TTL_SECONDS") == {"Ref": "SessionTtlSeconds"}, "pruning needs the longest session"
+    role_name, _ = role_of(t, "KeyRotationFunction")
+    statements = [st for n, st in iam_statements(t) if n == role_name]
+    _, kms_key = secret_key(t)
+    granted = set()
+    for st in statements:
+        assert st["Effect"] == "Allow"
+        if kms_key is not None and is_kms_statement_for(st, kms_key):
+            continue  # the secret's own KMS key, checked by check_kms_keys_are_optional_and_usable
+        actions = set(as_list(st["Action"]))
+        granted |= actions
+        if actions & ROTATION_SECRET_ACTIONS:
+            assert actions <= ROTATION_SECRET_ACTIONS, f"secret statement also grants {actions - ROTATION_SECRET_ACTIONS}"
+            assert as_list(st["Resource"]) == [{"Ref": "SigningKeySecret"}], f"rotation reaches {st['Resource']}"
+        else:
+            assert actions <= ROTATION_KEY_ACTIONS, f"rotation may {sorted(actions - ROTATION_KEY_ACTIONS)}"
+    assert granted == ROTATION_SECRET_ACTIONS | ROTATION_KEY_ACTIONS, f"rotation lacks {sorted((ROTATION_SECRET_ACTIONS | ROTATION_KEY_ACTIONS) - granted)}"
+
+
 def check_logs_expire(t: dict) -> None:
     """Each Lambda logs to a log group of the stack's with a retention period; the implicit
     /aws/lambda/<name> group would keep every line forever."""
@@ -556,7 +615,8 @@ def check_cloudfront_logging_and_waf(t: dict) -> None:
 def check_kms_keys_are_optional_and_usable(t: dict) -> None:
     """The signing-key secret and every log group use a customer-managed KMS key only when one is
     given (SecretKmsKeyArn, LogsKmsKeyArn; by default AWS-managed); with a secret key, key setup
-    may encrypt with it and the signer decrypt with it, both only through Secrets Manager."""
+    and rotation may encrypt with it and the signer decrypt with it, all only through Secrets
+    Manager."""
     condition, key = secret_key(t)
     if parameter(t, "SecretKmsKeyArn") is not None:
         assert parameter(t, "SecretKmsKeyArn")["Default"] == "", "the secret's KMS key is not optional"
@@ -567,7 +627,9 @@ def check_kms_keys_are_optional_and_usable(t: dict) -> None:
             assert when(group["Properties"].get("KmsKeyId")) == ("HasLogsKmsKey", {"Ref": "LogsKmsKeyArn"}), f"{name} ignores LogsKmsKeyArn"
     if key is None:
         return
-    for function, needed in (("KeySetupFunction", {"kms:GenerateDataKey", "kms:Decrypt"}), ("SignerFunction", {"kms:Decrypt"})):
+    writers = ["KeySetupFunction"] + (["KeyRotationFunction"] if "KeyRotationFunction" in t["Resources"] else [])
+    needs = [(w, {"kms:GenerateDataKey", "kms:Decrypt"}) for w in writers] + [("SignerFunction", {"kms:Decrypt"})]
+    for function, needed in needs:
         role_name, _ = role_of(t, function)
         granted = set()
         for name, st in iam_statements(t):
@@ -622,6 +684,7 @@ CHECKS = [
     check_no_wildcard_resources,
     check_key_group_membership_is_not_owned_by_cloudformation,
     check_functions,
+    check_key_rotation,
     check_logs_expire,
     check_logs_are_json,
     check_assets_are_versioned,
@@ -832,6 +895,22 @@ PLANTED = {
         lambda t: t["Resources"]["SignerFunction"]["Properties"]["Environment"]["Variables"].update(SIGNING_KEY="inline")),
     "key setup retried by Lambda": (check_functions,
         lambda t: t["Resources"]["KeySetupFunctionEventInvokeConfig"]["Properties"].update(MaximumRetryAttempts=2)),
+    "rotation schedule that 0 cannot turn off": (check_key_rotation,
+        lambda t: t["Resources"]["KeyRotationSchedule"].pop("Condition")),
+    "rotation on a fixed period": (check_key_rotation,
+        lambda t: t["Resources"]["KeyRotationSchedule"]["Properties"]["RotationRules"].update(AutomaticallyAfterDays=30)),
+    "rotation before the first key": (check_key_rotation,
+        lambda t: t["Resources"]["KeyRotationSchedule"].update(DependsOn=["KeyRotationPermission"])),
+    "rotation invocable from any account": (check_key_rotation,
+        lambda t: t["Resources"]["KeyRotationPermission"]["Properties"].pop("SourceAccount")),
+    "rotation invocable by anyone": (check_key_rotation,
+        lambda t: t["Resources"]["KeyRotationPermission"]["Properties"].update(Principal="*")),
+    "rotation reads every secret": (check_key_rotation,
+        lambda t: _role_statements(t, "KeyRotationFunctionRole")[0].update(Resource="*")),
+    "rotation may delete the key group": (check_key_rotation,
+        lambda t: _role_statements(t, "KeyRotationFunctionRole")[1]["Action"].append("cloudfront:DeleteKeyGroup")),
+    "rotation without its key group": (check_key_rotation,
+        lambda t: t["Resources"]["KeyRotationFunction"]["Properties"]["Environment"]["Variables"].pop("KEY_GROUP_ID")),
     "signer logs kept forever": (check_logs_expire,
         lambda t: t["Resources"]["SignerLogGroup"]["Properties"].pop("RetentionInDays")),
     "key setup on the implicit log group": (check_logs_expire,

@@ -17,6 +17,7 @@
 pub mod cf_base64;
 mod clock;
 mod cookies;
+mod derive;
 mod error;
 mod key;
 mod pem;
@@ -31,6 +32,7 @@ pub use cookies::{
     COOKIE_NAMES, CookieAttributes, SameSite, SignedCookies, clearing_set_cookie_headers,
     parse_cookie_header,
 };
+pub use derive::session_marker_key;
 pub use error::{
     CookieError, DecodeError, KeyError, PolicyError, PrefixError, SignError, VerifyError,
 };

@@ -321,7 +321,13 @@ impl EdgeCheck {
         kvs: Option<Arc<dyn KvsReader>>,
     ) -> Result<Self, ServeError> {
         let engines = engines.max(1);
-        Self::with_queue(source, sign_in_url, engines, engines * QUEUE_PER_ENGINE, kvs)
+        Self::with_queue(
+            source,
+            sign_in_url,
+            engines,
+            engines * QUEUE_PER_ENGINE,
+            kvs,
+        )
     }
 
     /// As [`EdgeCheck::with_store`], with `capacity` requests allowed to wait for an engine.

@@ -4,6 +4,9 @@
 //! the key group alone (rotation changes its membership outside CloudFormation); Delete removes
 //! the key group and its keys, tolerating whatever is already gone.
 //!
+//! The same binary is the secret's rotation function: an event with a `Step` field runs one of
+//! Secrets Manager's four rotation steps ([`handle_rotation`], logic in `keyhole-rotation`).
+//!
 //! The logic ([`handle`]) runs against two small traits, [`KeyApi`] and [`SecretStore`]; the AWS SDK
 //! adapters are in [`aws`], and [`respond`] PUTs the answer to CloudFormation's response URL.
 
@@ -12,9 +15,11 @@
 pub mod aws;
 mod event;
 pub mod respond;
+mod rotation;
 mod setup;
 
 pub use event::{CfnRequest, CfnResponse, Properties, RequestType, ResponseData, Status};
+pub use rotation::{RotationEvent, handle_rotation, rotation_config};
 pub use setup::{
     FAILED_CREATE_PREFIX, KeyApi, KeyGroupState, SecretStore, handle, process, resource_name,
 };

@@ -20,6 +20,13 @@ pub const MIN_TTL_SECONDS: i64 = 60;
 /// Longest accepted cookie lifetime (7 days): a signed cookie cannot be revoked, so keep it short.
 pub const MAX_TTL_SECONDS: i64 = 7 * 24 * 3600;
 
+/// The default `SIGNING_KEY_REFRESH_SECONDS`: how old the loaded key may get before the signer
+/// re-reads the secret (a rotation's new key is picked up within this time).
+pub const DEFAULT_KEY_REFRESH_SECONDS: i64 = 300;
+/// Longest accepted `SIGNING_KEY_REFRESH_SECONDS` (1 hour): the rotation's pruning margin
+/// (15 minutes by default) must cover it.
+pub const MAX_KEY_REFRESH_SECONDS: i64 = 3600;
+
 /// Where the CloudFront signing key comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySetting {
@@ -48,6 +55,9 @@ pub struct Config {
     pub ttl_seconds: i64,
     /// `SIGNING_KEY_SECRET_ID` or `SIGNING_KEY_FILE` + `KEY_PAIR_ID`.
     pub key: KeySetting,
+    /// `SIGNING_KEY_REFRESH_SECONDS`: the loaded key is re-read once it is this old (default
+    /// [`DEFAULT_KEY_REFRESH_SECONDS`]; 0 re-reads on every request, for tests).
+    pub key_refresh_seconds: i64,
     /// The attributes of every cookie the signer sets, validated: `COOKIE_DOMAIN`,
     /// `COOKIE_SAMESITE` (default `Lax`), always `Secure` and `HttpOnly` (the HTTP contract and
     /// `SameSite=None` need `Secure`; browsers treat `http://127.0.0.1` as secure, so the local
@@ -242,6 +252,27 @@ fn allowed_origins(vars: &Vars<'_>) -> Result<Vec<String>, Error> {
         .collect()
 }
 
+/// `SIGNING_KEY_REFRESH_SECONDS`, default [`DEFAULT_KEY_REFRESH_SECONDS`].
+fn key_refresh_seconds(vars: &Vars<'_>) -> Result<i64, Error> {
+    vars.parse_or(
+        "SIGNING_KEY_REFRESH_SECONDS",
+        DEFAULT_KEY_REFRESH_SECONDS,
+        |v| {
+            v.parse::<i64>()
+                .ok()
+                .filter(|t| (0..=MAX_KEY_REFRESH_SECONDS).contains(t))
+                .ok_or_else(|| {
+                    invalid(
+                        "SIGNING_KEY_REFRESH_SECONDS",
+                        format!(
+                            "{v:?} is not a whole number of seconds between 0 and {MAX_KEY_REFRESH_SECONDS}"
+                        ),
+                    )
+                })
+        },
+    )
+}
+
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, Error> {
@@ -257,6 +288,7 @@ impl Config {
             scopes: scopes(&vars)?,
             ttl_seconds: ttl_seconds(&vars)?,
             key: key_setting(&vars)?,
+            key_refresh_seconds: key_refresh_seconds(&vars)?,
             cookies: cookie_attributes(&vars)?,
             allowed_origins: allowed_origins(&vars)?,
             revocation_kvs_arn: revocation_kvs_arn(&vars)?,
@@ -304,11 +336,26 @@ mod tests {
     const SECRET: (&str, &str) = ("SIGNING_KEY_SECRET_ID", "keyhole/signing-key");
 
     #[test]
+    fn the_key_refresh_interval_is_read_and_bounded() {
+        let c = Config::from_vars(vars(&[BASE, SECRET, ("SIGNING_KEY_REFRESH_SECONDS", "60")]))
+            .unwrap();
+        assert_eq!(c.key_refresh_seconds, 60);
+        for bad in ["-1", "3601", "soon"] {
+            let err =
+                Config::from_vars(vars(&[BASE, SECRET, ("SIGNING_KEY_REFRESH_SECONDS", bad)]))
+                    .unwrap_err()
+                    .to_string();
+            assert!(err.contains("SIGNING_KEY_REFRESH_SECONDS"), "{err}");
+        }
+    }
+
+    #[test]
     fn minimal_configuration_takes_the_defaults() {
         let c = Config::from_vars(vars(&[BASE, SECRET])).unwrap();
         assert_eq!(c.asset_base_url, "https://d111111abcdef8.cloudfront.net");
         assert_eq!(c.scopes, ScopeTemplate::parse_list(DEFAULT_SCOPES).unwrap());
         assert_eq!(c.ttl_seconds, 3600);
+        assert_eq!(c.key_refresh_seconds, DEFAULT_KEY_REFRESH_SECONDS);
         assert_eq!(
             c.key,
             KeySetting::SecretsManager {

@@ -21,6 +21,9 @@ pub struct SigningMaterial {
     pub key_pair_id: String,
     /// The private key, PEM (PKCS#1, PKCS#8 or SEC1).
     pub private_key_pem: String,
+    /// The secret's `sessionMarkerKey` (32 bytes, carried over by rotations); `None` derives the
+    /// marker key from the private key.
+    pub session_marker_key: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for SigningMaterial {
@@ -28,6 +31,10 @@ impl std::fmt::Debug for SigningMaterial {
         f.debug_struct("SigningMaterial")
             .field("key_pair_id", &self.key_pair_id)
             .field("private_key_pem", &"<redacted>")
+            .field(
+                "session_marker_key",
+                &self.session_marker_key.map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -77,6 +84,7 @@ impl KeySource for FileKeySource {
             Ok(SigningMaterial {
                 key_pair_id: self.key_pair_id.clone(),
                 private_key_pem: pem,
+                session_marker_key: None,
             })
         })
     }
@@ -99,9 +107,19 @@ pub(crate) fn parse_secret_json(secret: &str) -> Result<SigningMaterial, String>
     if !is_valid_key_pair_id(&key_pair_id) {
         return Err("keyPairId must be letters, digits, - or _".to_owned());
     }
+    let session_marker_key = match value.get("sessionMarkerKey") {
+        None => None,
+        Some(v) => Some(
+            v.as_str()
+                .and_then(|s| keyhole_core::cf_base64::decode(s).ok())
+                .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+                .ok_or("sessionMarkerKey must be 32 bytes in CloudFront base64")?,
+        ),
+    };
     Ok(SigningMaterial {
         key_pair_id,
         private_key_pem: field("privateKeyPem")?,
+        session_marker_key,
     })
 }
 
@@ -127,6 +145,17 @@ mod tests {
             .unwrap();
         assert_eq!(m.key_pair_id, "K2JCJMDEHXQW5F");
         assert_eq!(m.private_key_pem, "-----BEGIN");
+        assert_eq!(m.session_marker_key, None);
+        let key = keyhole_core::cf_base64::encode(&[7u8; 32]);
+        let m = parse_secret_json(&format!(
+            r#"{{"keyPairId":"K1","privateKeyPem":"x","sessionMarkerKey":"{key}"}}"#
+        ))
+        .unwrap();
+        assert_eq!(m.session_marker_key, Some([7u8; 32]));
+        let short = parse_secret_json(
+            r#"{"keyPairId":"K1","privateKeyPem":"x","sessionMarkerKey":"AAAA"}"#,
+        );
+        assert!(short.unwrap_err().contains("sessionMarkerKey"));
     }
 
     #[test]
@@ -155,8 +184,10 @@ mod tests {
         let m = SigningMaterial {
             key_pair_id: "K1".into(),
             private_key_pem: "SECRETBYTES".into(),
+            session_marker_key: Some([9u8; 32]),
         };
         assert!(!format!("{m:?}").contains("SECRETBYTES"));
+        assert!(!format!("{m:?}").contains("9, 9"));
     }
 
     #[tokio::test]

@@ -11,9 +11,11 @@
 //!
 //! Format: `cf_base64(JSON {"v":1,"exp":..,"scopes":[..],"sets":[..]}) "." cf_base64(HMAC-SHA256
 //! tag)`; `sets` is left out when empty (markers written before it existed read as no sets). The
-//! HMAC key is derived with HKDF-SHA256 from the signing key's PEM, so every instance holding the
-//! same signing key accepts each other's markers, nobody without the key can mint one (a sibling
-//! subdomain cannot toss in a forged marker), and rotating the key retires old markers.
+//! HMAC key is the secret's `sessionMarkerKey`, or, when the secret has none (as key setup writes
+//! it), derived with HKDF-SHA256 from the signing key's PEM ([`keyhole_core::session_marker_key`]).
+//! So every instance holding the same secret accepts each other's markers and nobody without it can
+//! mint one (a sibling subdomain cannot toss in a forged marker). A rotation carries the marker key
+//! over into the new secret, so markers issued before a rotation keep working after it.
 
 use keyhole_core::cf_base64;
 use serde::{Deserialize, Serialize};
@@ -59,18 +61,15 @@ impl std::fmt::Debug for MarkerKey {
 impl MarkerKey {
     /// Derives the marker key from the signing key's PEM text.
     pub fn derive(private_key_pem: &str) -> Self {
-        use aws_lc_rs::{hkdf, hmac};
-        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"keyhole session marker")
-            .extract(private_key_pem.trim().as_bytes());
-        let info: &[&[u8]] = &[b"v1"];
-        match prk.expand(info, hmac::HMAC_SHA256) {
-            Ok(okm) => Self(hmac::Key::from(okm)),
-            // expand fails only when asking for more than 255 blocks; one HMAC key is one block.
-            Err(_) => Self(hmac::Key::new(
-                hmac::HMAC_SHA256,
-                private_key_pem.as_bytes(),
-            )),
-        }
+        Self::from_bytes(&keyhole_core::session_marker_key(private_key_pem))
+    }
+
+    /// The marker key from its 32 bytes (the secret's `sessionMarkerKey`).
+    pub fn from_bytes(bytes: &[u8; 32]) -> Self {
+        Self(aws_lc_rs::hmac::Key::new(
+            aws_lc_rs::hmac::HMAC_SHA256,
+            bytes,
+        ))
     }
 }
 
@@ -166,6 +165,16 @@ mod tests {
         // A cookie value may not hold ; , space " or \.
         assert!(!value.contains([';', ',', ' ', '"', '\\']), "{value}");
         assert_eq!(Marker::decode_verified(&value, &key, 1_000), Some(marker()));
+    }
+
+    #[test]
+    fn a_marker_key_from_the_derived_bytes_is_the_derived_key() {
+        let value = marker().encode(&MarkerKey::derive("pem one"));
+        let carried = MarkerKey::from_bytes(&keyhole_core::session_marker_key("pem one"));
+        assert_eq!(
+            Marker::decode_verified(&value, &carried, 1_000),
+            Some(marker())
+        );
     }
 
     #[test]

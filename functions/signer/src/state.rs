@@ -1,5 +1,10 @@
 //! What the handler keeps between requests: configuration, the token verifier, and the signing
-//! key, loaded once and then cached (or retried while it keeps failing).
+//! key, cached and re-read once it is older than `SIGNING_KEY_REFRESH_SECONDS` (so a rotation's
+//! new key is picked up without a cold start), or retried while it keeps failing.
+//!
+//! A refresh never takes a working key away: while one request re-reads the secret, the others go
+//! on signing with the key they have, and a refresh that fails keeps the old key (and tries again
+//! after [`KEY_RETRY_SECONDS`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -27,6 +32,14 @@ pub(crate) struct LoadedKey {
     pub(crate) marker_key: MarkerKey,
 }
 
+/// The key in use and when it was last read (or last confirmed by a refresh).
+struct Held {
+    key: Arc<LoadedKey>,
+    /// The key's PEM and marker bytes as read, to tell a changed secret from the same one.
+    material: crate::keys::SigningMaterial,
+    read_at: i64,
+}
+
 #[derive(Default)]
 struct LoadState {
     last_attempt: Option<i64>,
@@ -39,7 +52,7 @@ pub struct AppState {
     pub(crate) tokens: TokenVerifier,
     pub(crate) clock: Arc<dyn Clock>,
     keys: Arc<dyn KeySource>,
-    loaded: RwLock<Option<Arc<LoadedKey>>>,
+    loaded: RwLock<Option<Held>>,
     loading: tokio::sync::Mutex<LoadState>,
     /// Set until the first request takes it: the log line's `coldStart`.
     cold: AtomicBool,
@@ -136,25 +149,118 @@ impl AppState {
     }
 
     fn current(&self) -> Option<Arc<LoadedKey>> {
+        self.held(|h| h.key.clone())
+    }
+
+    fn held<T>(&self, f: impl FnOnce(&Held) -> T) -> Option<T> {
         // A poisoned lock only means another thread panicked while holding it; the Option
         // inside is still whole.
         self.loaded
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+            .as_ref()
+            .map(f)
+    }
+
+    fn store(&self, held: Held) {
+        *self
+            .loaded
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(held);
+    }
+
+    /// The held key when it is fresh enough, else `None` (also when no key is held).
+    fn fresh(&self, now: i64) -> Option<Arc<LoadedKey>> {
+        let refresh = self.config.key_refresh_seconds;
+        self.held(|h| (now - h.read_at < refresh).then(|| h.key.clone()))
+            .flatten()
+    }
+
+    /// A held key that has gone stale: one request re-reads the secret while the others keep
+    /// signing with it; a failed re-read keeps it.
+    async fn refresh(&self, held: Arc<LoadedKey>) -> Arc<LoadedKey> {
+        let Ok(mut st) = self.loading.try_lock() else {
+            return held;
+        };
+        let now = self.clock.now();
+        if let Some(key) = self.fresh(now) {
+            return key;
+        }
+        if st.last_error.is_some()
+            && st
+                .last_attempt
+                .is_some_and(|last| now - last < KEY_RETRY_SECONDS)
+        {
+            return held;
+        }
+        st.last_attempt = Some(now);
+        match self.read_material().await {
+            Ok(material) => {
+                st.last_error = None;
+                let unchanged = self.held(|h| h.material == material).unwrap_or(false);
+                if unchanged {
+                    self.store(Held {
+                        key: held.clone(),
+                        material,
+                        read_at: now,
+                    });
+                    return held;
+                }
+                match Self::parse(&material) {
+                    Ok(key) => {
+                        tracing::info!(
+                            key_pair_id = key.signer.key_pair_id(),
+                            previous_key_pair_id = held.signer.key_pair_id(),
+                            "signing key changed; signing with the new key"
+                        );
+                        let key = Arc::new(key);
+                        self.store(Held {
+                            key: key.clone(),
+                            material,
+                            read_at: now,
+                        });
+                        key
+                    }
+                    Err(e) => self.keep_after_failure(&mut st, held, &e),
+                }
+            }
+            Err(e) => self.keep_after_failure(&mut st, held, &e),
+        }
+    }
+
+    fn keep_after_failure(
+        &self,
+        st: &mut LoadState,
+        held: Arc<LoadedKey>,
+        e: &Error,
+    ) -> Arc<LoadedKey> {
+        let cause = e.to_string();
+        if st.last_error.as_deref() != Some(cause.as_str()) {
+            tracing::warn!(
+                cause = %cause,
+                key_pair_id = held.signer.key_pair_id(),
+                retry_seconds = KEY_RETRY_SECONDS,
+                "re-reading the signing key failed; still signing with the key held"
+            );
+            st.last_error = Some(cause);
+        }
+        held
     }
 
     /// The signing key, loading it if it is not loaded yet and the last failed attempt is old
     /// enough. Logs the cause of a failure once (again only when the cause changes).
     pub(crate) async fn key(&self) -> Option<Arc<LoadedKey>> {
-        if let Some(key) = self.current() {
+        let now = self.clock.now();
+        if let Some(key) = self.fresh(now) {
             return Some(key);
+        }
+        if let Some(held) = self.current() {
+            return Some(self.refresh(held).await);
         }
         let mut st = self.loading.lock().await;
         if let Some(key) = self.current() {
             return Some(key);
         }
-        let now = self.clock.now();
         if st
             .last_attempt
             .is_some_and(|last| now - last < KEY_RETRY_SECONDS)
@@ -162,8 +268,12 @@ impl AppState {
             return None;
         }
         st.last_attempt = Some(now);
-        match self.load().await {
-            Ok(key) => {
+        let loaded = match self.read_material().await {
+            Ok(material) => Self::parse(&material).map(|key| (key, material)),
+            Err(e) => Err(e),
+        };
+        match loaded {
+            Ok((key, material)) => {
                 tracing::info!(
                     key_pair_id = key.signer.key_pair_id(),
                     key_type = %key.signer.key().key_type(),
@@ -172,10 +282,11 @@ impl AppState {
                 );
                 st.last_error = None;
                 let key = Arc::new(key);
-                *self
-                    .loaded
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(key.clone());
+                self.store(Held {
+                    key: key.clone(),
+                    material,
+                    read_at: now,
+                });
                 Some(key)
             }
             Err(e) => {
@@ -193,8 +304,11 @@ impl AppState {
         }
     }
 
-    async fn load(&self) -> Result<LoadedKey, Error> {
-        let material = self.keys.load().await?;
+    async fn read_material(&self) -> Result<crate::keys::SigningMaterial, Error> {
+        self.keys.load().await
+    }
+
+    fn parse(material: &crate::keys::SigningMaterial) -> Result<LoadedKey, Error> {
         let invalid = |reason: String| Error::InvalidKey {
             key_pair_id: material.key_pair_id.clone(),
             reason,
@@ -207,8 +321,12 @@ impl AppState {
         let key =
             SigningKey::from_pem(&material.private_key_pem).map_err(|e| invalid(e.to_string()))?;
         Ok(LoadedKey {
-            // From the canonical PKCS#8 form, so a PKCS#1 and a PKCS#8 copy of one key agree.
-            marker_key: MarkerKey::derive(&key.private_key_pem()),
+            // Carried over by rotations when the secret has it; otherwise from the canonical
+            // PKCS#8 form, so a PKCS#1 and a PKCS#8 copy of one key agree.
+            marker_key: match &material.session_marker_key {
+                Some(bytes) => MarkerKey::from_bytes(bytes),
+                None => MarkerKey::derive(&key.private_key_pem()),
+            },
             signer: Signer::new(key, material.key_pair_id.clone(), HashAlgorithm::Sha256),
         })
     }

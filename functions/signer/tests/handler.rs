@@ -760,6 +760,7 @@ async fn unparseable_key_gives_503_and_a_log_line_naming_the_key_pair() {
     let bad = keyhole_signer::SigningMaterial {
         key_pair_id: KEY_PAIR_ID.into(),
         private_key_pem: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".into(),
+        session_marker_key: None,
     };
     let state = AppState::new(
         config(&[]),

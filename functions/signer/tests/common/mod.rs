@@ -120,6 +120,7 @@ pub fn material(pem_file: &str) -> SigningMaterial {
     SigningMaterial {
         key_pair_id: KEY_PAIR_ID.into(),
         private_key_pem: read(pem_file),
+        session_marker_key: None,
     }
 }
 
