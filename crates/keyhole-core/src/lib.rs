@@ -18,6 +18,7 @@ pub mod cf_base64;
 mod clock;
 mod cookies;
 mod error;
+pub mod fuzzing;
 mod key;
 mod pem;
 mod policy;

@@ -13,6 +13,7 @@ pub mod assets;
 mod demo;
 pub mod edge;
 mod error;
+pub mod fuzzing;
 pub mod idp;
 mod lambda_adapter;
 mod local_env;
