@@ -220,7 +220,8 @@ deploy: deps ## sam build, then sam deploy (guided the first time, which writes 
 ## (the crates' tests/fuzz_corpus.rs). `make fuzz` runs each target for FUZZ_SECONDS, FUZZ_PARALLEL
 ## at a time, niced; new inputs go to fuzz/work/<target>/ (not committed), crashes to
 ## fuzz/artifacts/<target>/, and each log's last status line (executions, cov, ft, corpus) is
-## printed at the end. `make fuzz-cmin` merges fuzz/work back into the committed corpus, minimised.
+## printed at the end. `make fuzz-cmin` merges fuzz/work back into the committed corpus, minimised
+## (libFuzzer -merge=1; files named regression-* are kept as they are).
 ## No sanitizer: the code under test forbids `unsafe`; overflow checks are on in keyhole's crates.
 FUZZ_TARGETS  := cookie_header signed_url policy jwt claims scope bridge_return range asset_key
 FUZZ_SECONDS  ?= 600
@@ -234,14 +235,18 @@ fuzz: fuzz-tools ## run every fuzz target for FUZZ_SECONDS (default 600) each
 	printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_PARALLEL) -I{} sh -c \
 		'mkdir -p fuzz/work/{} && cd fuzz && nice -n 19 $(FUZZ) run -s none -O {} work/{} corpus/{} -- \
 			-max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
-			> logs/{}.log 2>&1 && echo "fuzz {}: done" || { echo "fuzz {}: FAILED, see fuzz/logs/{}.log"; exit 255; }'
+			> logs/{}.log 2>&1 && echo "fuzz {}: done" || { echo "fuzz {}: FAILED, see fuzz/logs/{}.log"; exit 1; }'
 	for t in $(FUZZ_TARGETS); do \
 		echo "$$t: $$(grep -E '^#[0-9]+' fuzz/logs/$$t.log | tail -1)"; \
 	done
 
 fuzz-cmin: fuzz-tools ## merge fuzz/work into the committed corpora, minimised
 	for t in $(FUZZ_TARGETS); do \
-		cd fuzz && $(FUZZ) cmin -s none -O $$t corpus/$$t -- work/$$t && cd ..; \
+		rm -rf fuzz/merged/$$t && mkdir -p fuzz/merged/$$t fuzz/work/$$t; \
+		(cd fuzz && $(FUZZ) run -s none -O $$t merged/$$t corpus/$$t work/$$t -- -merge=1 >/dev/null 2>&1); \
+		cp fuzz/corpus/$$t/regression-* fuzz/merged/$$t/ 2>/dev/null || true; \
+		rm -rf fuzz/corpus/$$t && mv fuzz/merged/$$t fuzz/corpus/$$t; \
+		echo "fuzz-cmin $$t: $$(ls fuzz/corpus/$$t | wc -l) files"; \
 	done
 
 ## Installed once, like cargo-deny: the nightly toolchain (minimal profile) and cargo-fuzz.
