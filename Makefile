@@ -221,7 +221,8 @@ deploy: deps ## sam build, then sam deploy (guided the first time, which writes 
 ## at a time, niced; new inputs go to fuzz/work/<target>/ (not committed), crashes to
 ## fuzz/artifacts/<target>/, and each log's last status line (executions, cov, ft, corpus) is
 ## printed at the end. `make fuzz-cmin` merges fuzz/work back into the committed corpus, minimised
-## (libFuzzer -merge=1; files named regression-* are kept as they are).
+## (libFuzzer -set_cover_merge=1 over edges only, -use_counters=0, so a corpus stays a few hundred
+## files; files named regression-* are kept as they are).
 ## No sanitizer: the code under test forbids `unsafe`; overflow checks are on in keyhole's crates.
 FUZZ_TARGETS  := cookie_header signed_url policy jwt claims scope bridge_return range asset_key
 FUZZ_SECONDS  ?= 600
@@ -243,7 +244,7 @@ fuzz: fuzz-tools ## run every fuzz target for FUZZ_SECONDS (default 600) each
 fuzz-cmin: fuzz-tools ## merge fuzz/work into the committed corpora, minimised
 	for t in $(FUZZ_TARGETS); do \
 		rm -rf fuzz/merged/$$t && mkdir -p fuzz/merged/$$t fuzz/work/$$t; \
-		(cd fuzz && $(FUZZ) run -s none -O $$t merged/$$t corpus/$$t work/$$t -- -merge=1 >/dev/null 2>&1); \
+		(cd fuzz && $(FUZZ) run -s none -O $$t merged/$$t corpus/$$t work/$$t -- -set_cover_merge=1 -use_counters=0 >/dev/null 2>&1); \
 		cp fuzz/corpus/$$t/regression-* fuzz/merged/$$t/ 2>/dev/null || true; \
 		rm -rf fuzz/corpus/$$t && mv fuzz/merged/$$t fuzz/corpus/$$t; \
 		echo "fuzz-cmin $$t: $$(ls fuzz/corpus/$$t | wc -l) files"; \
