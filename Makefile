@@ -233,13 +233,16 @@ FUZZ := $(CARGO) +nightly fuzz
 fuzz: fuzz-tools ## run every fuzz target for FUZZ_SECONDS (default 600) each
 	cd fuzz && $(FUZZ) build -s none -O
 	mkdir -p fuzz/logs
+	status=0; \
 	printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_PARALLEL) -I{} sh -c \
 		'mkdir -p fuzz/work/{} && cd fuzz && nice -n 19 $(FUZZ) run -s none -O {} work/{} corpus/{} -- \
 			-max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
-			> logs/{}.log 2>&1 && echo "fuzz {}: done" || { echo "fuzz {}: FAILED, see fuzz/logs/{}.log"; exit 1; }'
+			> logs/{}.log 2>&1 && echo "fuzz {}: done" || { echo "fuzz {}: FAILED, see fuzz/logs/{}.log"; exit 1; }' \
+		|| status=1; \
 	for t in $(FUZZ_TARGETS); do \
 		echo "$$t: $$(grep -E '^#[0-9]+' fuzz/logs/$$t.log | tail -1)"; \
-	done
+	done; \
+	exit $$status
 
 fuzz-cmin: fuzz-tools ## merge fuzz/work into the committed corpora, minimised
 	for t in $(FUZZ_TARGETS); do \
