@@ -100,8 +100,11 @@ pub(crate) fn parse(token: &str) -> Result<Unverified<'_>, Rejection> {
     let header_bytes = URL_SAFE_NO_PAD
         .decode(header)
         .map_err(|_| Rejection::Malformed)?;
-    let parsed: RawHeader =
+    // Read as a whole JSON value first: serde_json skips members a struct ignores without
+    // checking their escapes, so the struct alone would accept a header that is not JSON.
+    let header_json: Value =
         serde_json::from_str(json_text(&header_bytes)?).map_err(|_| Rejection::Malformed)?;
+    let parsed = RawHeader::deserialize(header_json).map_err(|_| Rejection::Malformed)?;
     // RFC 7515 §4.1.11: a recipient must refuse critical extensions it does not understand, and
     // this crate understands none.
     if parsed.crit.is_some() {
@@ -233,6 +236,14 @@ mod tests {
         let mut header = br#"{"alg":"ES384","typ":"J"#.to_vec();
         header.extend_from_slice(&[0xd5, b'Q', b'"', b'}']);
         let t = format!("{}.{}.c2ln", URL_SAFE_NO_PAD.encode(&header), b64("{}"));
+        assert!(matches!(parse(&t), Err(Rejection::Malformed)));
+    }
+
+    #[test]
+    fn a_header_with_a_broken_escape_in_an_ignored_member_is_malformed() {
+        // Found by the jwt fuzz target (fuzz/corpus/jwt/regression-broken-escape-header): a bad
+        // `\u` escape inside a member this crate ignores passed serde_json's skipping.
+        let t = token(r#"{"alg":"RS256","typ":"\u12"}"#, "{}", "c2ln");
         assert!(matches!(parse(&t), Err(Rejection::Malformed)));
     }
 
