@@ -14,7 +14,8 @@ CARGO       ?= cargo
 export CARGO_TERM_COLOR ?= never
 
 .PHONY: help run test deps lint deny cargo-deny test-rust test-node test-client test-browser test-infra checkov bench bench-signer bench-soak validate deploy sam-build qemu-arm64 \
-        lambda-target test-cdk cdk-synth cdk-pack moto-start moto-stop clean
+        lambda-target test-cdk cdk-synth cdk-pack moto-start moto-stop clean \
+        fuzz fuzz-cmin fuzz-tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -237,8 +238,54 @@ deploy: deps ## sam build, then sam deploy (guided the first time, which writes 
 		$(SAM_ENV) $(VENV)/bin/sam deploy --guided --capabilities CAPABILITY_IAM; \
 	fi
 
+## --- fuzzing (fuzz/, cargo-fuzz and libFuzzer on a nightly toolchain) ------------------------
+## Every target is a thin wrapper around a check in a library's `fuzzing` module; `make test`
+## replays the committed corpora (fuzz/corpus/<target>/) through the same checks on stable Rust
+## (the crates' tests/fuzz_corpus.rs). `make fuzz` runs each target for FUZZ_SECONDS, FUZZ_PARALLEL
+## at a time, niced; new inputs go to fuzz/work/<target>/ (not committed), crashes to
+## fuzz/artifacts/<target>/, and each log's last status line (executions, cov, ft, corpus) is
+## printed at the end. `make fuzz-cmin` merges fuzz/work back into the committed corpus, minimised
+## (libFuzzer -set_cover_merge=1 over edges only, -use_counters=0, so a corpus stays a few hundred
+## files; files named regression-* are kept as they are).
+## No sanitizer: the code under test forbids `unsafe`; overflow checks are on in keyhole's crates.
+FUZZ_TARGETS  := cookie_header signed_url policy jwt claims scope bridge_return range asset_key
+FUZZ_SECONDS  ?= 600
+FUZZ_PARALLEL ?= 2
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ := $(CARGO) +nightly fuzz
+
+fuzz: fuzz-tools ## run every fuzz target for FUZZ_SECONDS (default 600) each
+	cd fuzz && $(FUZZ) build -s none -O
+	mkdir -p fuzz/logs
+	status=0; \
+	printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_PARALLEL) -I{} sh -c \
+		'mkdir -p fuzz/work/{} && cd fuzz && nice -n 19 $(FUZZ) run -s none -O {} work/{} corpus/{} -- \
+			-max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
+			> logs/{}.log 2>&1 && echo "fuzz {}: done" || { echo "fuzz {}: FAILED, see fuzz/logs/{}.log"; exit 1; }' \
+		|| status=1; \
+	for t in $(FUZZ_TARGETS); do \
+		echo "$$t: $$(grep -E '^#[0-9]+' fuzz/logs/$$t.log | tail -1)"; \
+	done; \
+	exit $$status
+
+fuzz-cmin: fuzz-tools ## merge fuzz/work into the committed corpora, minimised
+	for t in $(FUZZ_TARGETS); do \
+		rm -rf fuzz/merged/$$t && mkdir -p fuzz/merged/$$t fuzz/work/$$t; \
+		(cd fuzz && $(FUZZ) run -s none -O $$t merged/$$t corpus/$$t work/$$t -- -set_cover_merge=1 -use_counters=0 >/dev/null 2>&1); \
+		cp fuzz/corpus/$$t/regression-* fuzz/merged/$$t/ 2>/dev/null || true; \
+		rm -rf fuzz/corpus/$$t && mv fuzz/merged/$$t fuzz/corpus/$$t; \
+		echo "fuzz-cmin $$t: $$(ls fuzz/corpus/$$t | wc -l) files"; \
+	done
+
+## Installed once, like cargo-deny: the nightly toolchain (minimal profile) and cargo-fuzz.
+fuzz-tools:
+	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	[ "$$($(CARGO) fuzz --version 2>/dev/null)" = "cargo-fuzz $(CARGO_FUZZ_VERSION)" ] \
+		|| env -u CARGO_TARGET_DIR $(CARGO) install --locked cargo-fuzz --version $(CARGO_FUZZ_VERSION)
+
 clean:
 	$(CARGO) clean
+	rm -rf fuzz/target fuzz/work fuzz/artifacts fuzz/logs
 	rm -rf $(VENV) $(CHECKOV_VENV) $(NODE_DIR)/node_modules .aws-sam
 	rm -rf $(CDK_DIR)/node_modules $(CDK_DIR)/dist $(CDK_OUT) $(CDK_DIR)/pack
 	rm -rf $(CLIENT_PACK)

@@ -19,6 +19,7 @@ mod clock;
 mod cookies;
 mod derive;
 mod error;
+pub mod fuzzing;
 mod key;
 mod pem;
 mod policy;

@@ -14,6 +14,7 @@ mod connections;
 mod demo;
 pub mod edge;
 mod error;
+pub mod fuzzing;
 pub mod idp;
 mod lambda_adapter;
 mod local_env;

@@ -39,8 +39,21 @@ struct RawHeader {
     alg: String,
     #[serde(default)]
     kid: Option<String>,
-    #[serde(default)]
+    /// Present at all, even as `null`, is `Some`: `Option`'s own deserializer would read
+    /// `"crit": null` as absent.
+    #[serde(default, deserialize_with = "present")]
     crit: Option<Value>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// A decoded part as JSON text. RFC 7515 §4 makes the header (and JWT the payload) UTF-8 JSON;
+/// serde_json checks UTF-8 only in the strings it keeps, so a header with invalid UTF-8 in a
+/// member this crate ignores would otherwise parse.
+fn json_text(bytes: &[u8]) -> Result<&str, Rejection> {
+    std::str::from_utf8(bytes).map_err(|_| Rejection::Malformed)
 }
 
 /// A token that passed the shape checks, not yet verified.
@@ -87,8 +100,11 @@ pub(crate) fn parse(token: &str) -> Result<Unverified<'_>, Rejection> {
     let header_bytes = URL_SAFE_NO_PAD
         .decode(header)
         .map_err(|_| Rejection::Malformed)?;
-    let parsed: RawHeader =
-        serde_json::from_slice(&header_bytes).map_err(|_| Rejection::Malformed)?;
+    // Read as a whole JSON value first: serde_json skips members a struct ignores without
+    // checking their escapes, so the struct alone would accept a header that is not JSON.
+    let header_json: Value =
+        serde_json::from_str(json_text(&header_bytes)?).map_err(|_| Rejection::Malformed)?;
+    let parsed = RawHeader::deserialize(header_json).map_err(|_| Rejection::Malformed)?;
     // RFC 7515 §4.1.11: a recipient must refuse critical extensions it does not understand, and
     // this crate understands none.
     if parsed.crit.is_some() {
@@ -100,7 +116,7 @@ pub(crate) fn parse(token: &str) -> Result<Unverified<'_>, Rejection> {
         .decode(payload)
         .map_err(|_| Rejection::Malformed)?;
     let claims: Map<String, Value> =
-        serde_json::from_slice(&payload_bytes).map_err(|_| Rejection::Malformed)?;
+        serde_json::from_str(json_text(&payload_bytes)?).map_err(|_| Rejection::Malformed)?;
 
     Ok(Unverified {
         signing_input: &token[..header.len() + 1 + payload.len()],
@@ -203,6 +219,32 @@ mod tests {
     fn critical_header_extensions_are_refused() {
         let t = token(r#"{"alg":"RS256","crit":["exp"],"exp":1}"#, "{}", "c2ln");
         assert_eq!(parse(&t).unwrap_err(), Rejection::Malformed);
+    }
+
+    #[test]
+    fn a_null_crit_is_a_critical_extension_too() {
+        // Broke the jwt fuzz check's invariant (no header with `crit` parses), noticed while
+        // writing the check: serde read `"crit": null` as no `crit` at all.
+        let t = token(r#"{"alg":"RS256","crit":null}"#, "{}", "c2ln");
+        assert!(matches!(parse(&t), Err(Rejection::Malformed)));
+    }
+
+    #[test]
+    fn a_header_with_invalid_utf8_in_an_ignored_member_is_malformed() {
+        // Found by the jwt fuzz target (fuzz/corpus/jwt/regression-invalid-utf8-header): invalid
+        // UTF-8 inside the `typ` string, which this crate ignores, passed serde_json unchecked.
+        let mut header = br#"{"alg":"ES384","typ":"J"#.to_vec();
+        header.extend_from_slice(&[0xd5, b'Q', b'"', b'}']);
+        let t = format!("{}.{}.c2ln", URL_SAFE_NO_PAD.encode(&header), b64("{}"));
+        assert!(matches!(parse(&t), Err(Rejection::Malformed)));
+    }
+
+    #[test]
+    fn a_header_with_a_broken_escape_in_an_ignored_member_is_malformed() {
+        // Found by the jwt fuzz target (fuzz/corpus/jwt/regression-broken-escape-header): a bad
+        // `\u` escape inside a member this crate ignores passed serde_json's skipping.
+        let t = token(r#"{"alg":"RS256","typ":"\u12"}"#, "{}", "c2ln");
+        assert!(matches!(parse(&t), Err(Rejection::Malformed)));
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod cors;
 mod endpoints;
 mod error;
 mod failure;
+pub mod fuzzing;
 mod keys;
 pub mod marker;
 mod reply;

@@ -1,0 +1,36 @@
+//! Replays the committed fuzz corpora (fuzz/corpus/<target>/) through the same invariant checks
+//! the cargo-fuzz targets run, on stable Rust. A file that breaks an invariant fails the test.
+
+use std::path::{Path, PathBuf};
+
+fn replay(target: &str, check: impl Fn(&[u8]) + std::panic::RefUnwindSafe) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("fuzz/corpus/{target}: {e}"))
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "fuzz/corpus/{target} is empty");
+    for file in files {
+        let data = std::fs::read(&file).unwrap();
+        if std::panic::catch_unwind(|| check(&data)).is_err() {
+            panic!("{} breaks an invariant of {target}", file.display());
+        }
+    }
+}
+
+#[test]
+fn range_corpus() {
+    replay("range", keyhole_serve::fuzzing::check_range);
+}
+
+#[test]
+fn asset_key_corpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = keyhole_serve::fuzzing::AssetFixture::create(dir.path()).unwrap();
+    replay("asset_key", |data| {
+        keyhole_serve::fuzzing::check_asset_key(&fixture, data)
+    });
+}
