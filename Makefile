@@ -13,7 +13,7 @@ MOTO_URL    := http://127.0.0.1:$(MOTO_PORT)
 CARGO       ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help run test deps lint deny cargo-deny test-rust test-node test-client test-browser test-infra checkov bench bench-signer bench-soak validate deploy sam-build qemu-arm64 \
+.PHONY: help run test deps lint deny cargo-deny test-rust test-node test-client test-browser test-infra checkov bench bench-signer bench-soak bench-lambda validate deploy sam-build qemu-arm64 \
         lambda-target test-cdk cdk-synth cdk-pack moto-start moto-stop clean \
         fuzz fuzz-cmin fuzz-tools
 
@@ -216,6 +216,18 @@ bench-signer:
 		target/release/examples/sessions $$k 10000; done
 	$(CARGO) build --profile bench -p keyhole-signer --bin keyhole-signer
 	$(PY) functions/signer/scripts/runtime-bench.py target/release/keyhole-signer 10000 ecdsa
+	$(MAKE) bench-lambda
+	bench/peers/run.sh  # the same work with aws-jwt-verify + @aws-sdk/cloudfront-signer, and PyJWT + botocore
+
+## The signer's real binary through a local Lambda Runtime API, its key in Secrets Manager (moto):
+## init, first and warm invocation, CPU per invocation, and at 128-1024 MB (a cgroup CPU quota of
+## MB/1769 of a core, as Lambda allots CPU) p50/p99 and the cost per million sessions.
+bench-lambda: deps
+	$(CARGO) build --locked --profile bench -p keyhole-signer --bin keyhole-signer
+	$(MAKE) moto-start
+	$(PY) functions/signer/scripts/lambda-startup.py target/release/keyhole-signer --moto $(MOTO_URL) \
+		|| { $(MAKE) moto-stop; exit 1; }
+	$(MAKE) moto-stop
 
 ## checkov (tests/infra/checkov_gate.py): fails on any finding neither fixed nor skipped in the
 ## template itself, each skip with a one-line reason in the resource's Metadata. CHECKOV_TEMPLATE

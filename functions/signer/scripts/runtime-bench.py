@@ -13,7 +13,6 @@ usage: runtime-bench.py BINARY [N] [rsa|ecdsa] [-- LAUNCHER...]
 Needs the `cryptography` package (in .venv: moto depends on it).
 """
 
-import base64
 import http.server
 import json
 import os
@@ -22,29 +21,7 @@ import sys
 import threading
 import time
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-TESTDATA = os.path.join(HERE, "..", "testdata")
-ISSUER = "https://issuer.keyhole.test"
-AUDIENCE = "keyhole-web"
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def mint() -> str:
-    with open(os.path.join(TESTDATA, "jwt-rsa.pem"), "rb") as f:
-        key = serialization.load_pem_private_key(f.read(), None)
-    now = int(time.time())
-    header = {"alg": "RS256", "kid": "keyhole-test-1", "typ": "JWT"}
-    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "3f1c9a52-7e0b-4b7e-9d51-2c1f0e8a6b21",
-              "iat": now, "exp": now + 1800}
-    signing_input = (b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode()))
-    sig = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-    return signing_input + "." + b64url(sig)
+from runtime_api import TESTDATA, env_for, mint
 
 
 def main() -> int:
@@ -131,25 +108,8 @@ def main() -> int:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
 
-    env = dict(os.environ)
-    env.update({
-        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
-        "AWS_LAMBDA_FUNCTION_NAME": "keyhole-signer",
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/keyhole-signer",
-        "AWS_LAMBDA_LOG_STREAM_NAME": "local",
-        "AWS_REGION": "us-east-1",
-        "RUST_LOG": "warn",
-        "ASSET_BASE_URL": "https://d111111abcdef8.cloudfront.net",
-        # The fixture comes from the app's origin, which may call /session.
-        "ALLOWED_ORIGINS": "https://app.example.com",
-        "SIGNING_KEY_FILE": os.path.join(TESTDATA, pem),
-        "KEY_PAIR_ID": "K2JCJMDEHXQW5F",
-        "OIDC_ISSUER": ISSUER,
-        "OIDC_AUDIENCE": AUDIENCE,
-        "JWKS_FILE": os.path.join(TESTDATA, "jwks.json"),
-    })
+    env = env_for({"AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}"},
+                  SIGNING_KEY_FILE=os.path.join(TESTDATA, pem), KEY_PAIR_ID="K2JCJMDEHXQW5F")
     proc = subprocess.Popen(launcher + [binary], env=env)
     finished = done.wait(timeout=1800)
     hwm = "?"
