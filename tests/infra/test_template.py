@@ -427,10 +427,15 @@ def check_key_rotation(t: dict) -> None:
     props = schedule["Properties"]
     assert refers_to(props["SecretId"], "SigningKeySecret"), "the schedule rotates another secret"
     assert refers_to(props["RotationLambdaARN"], "KeyRotationFunction"), "the schedule runs another function"
-    assert props["RotationRules"]["AutomaticallyAfterDays"] == {"Ref": "KeyRotationDays"}
-    assert schedule.get("Condition") == "RotateKeys", "KeyRotationDays 0 must turn the schedule off"
-    assert t["Conditions"]["RotateKeys"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "KeyRotationDays"}, 0]}]}
-    assert t["Parameters"]["KeyRotationDays"]["Default"] in (30, "30")
+    days = props["RotationRules"]["AutomaticallyAfterDays"]
+    if parameter(t, "KeyRotationDays") is not None:
+        assert days == {"Ref": "KeyRotationDays"}
+        assert schedule.get("Condition") == "RotateKeys", "KeyRotationDays 0 must turn the schedule off"
+        assert t["Conditions"]["RotateKeys"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "KeyRotationDays"}, 0]}]}
+        assert t["Parameters"]["KeyRotationDays"]["Default"] in (30, "30")
+    else:
+        # The CDK template has its parameters decided: a schedule it keeps rotates every N >= 1 days.
+        assert isinstance(days, int) and days >= 1, f"rotation every {days!r} days"
     assert "KeySetup" in as_list(schedule.get("DependsOn", [])), "a rotation could start before the first key exists"
     permissions = [
         r["Properties"] for r in resources_of(t, "AWS::Lambda::Permission").values()
@@ -443,7 +448,9 @@ def check_key_rotation(t: dict) -> None:
         assert p.get("SourceAccount") == {"Ref": "AWS::AccountId"}, "any account's Secrets Manager could invoke it"
     variables = t["Resources"]["KeyRotationFunction"]["Properties"]["Environment"]["Variables"]
     assert refers_to(variables.get("KEY_GROUP_ID"), "KeySetup"), "the rotation must know the stack's key group"
-    assert variables.get("SESSION_TTL_SECONDS") == {"Ref": "SessionTtlSeconds"}, "pruning needs the longest session"
+    signer_ttl = t["Resources"]["SignerFunction"]["Properties"]["Environment"]["Variables"].get("SESSION_TTL_SECONDS")
+    assert variables.get("SESSION_TTL_SECONDS") is not None, "pruning needs the longest session"
+    assert variables.get("SESSION_TTL_SECONDS") == signer_ttl, "rotation prunes by another session lifetime than the signer's"
     role_name, _ = role_of(t, "KeyRotationFunction")
     statements = [st for n, st in iam_statements(t) if n == role_name]
     _, kms_key = secret_key(t)
@@ -909,6 +916,8 @@ PLANTED = {
         lambda t: _role_statements(t, "KeyRotationFunctionRole")[0].update(Resource="*")),
     "rotation may delete the key group": (check_key_rotation,
         lambda t: _role_statements(t, "KeyRotationFunctionRole")[1]["Action"].append("cloudfront:DeleteKeyGroup")),
+    "rotation prunes by a shorter session than the signer's": (check_key_rotation,
+        lambda t: t["Resources"]["KeyRotationFunction"]["Properties"]["Environment"]["Variables"].update(SESSION_TTL_SECONDS="60")),
     "rotation without its key group": (check_key_rotation,
         lambda t: t["Resources"]["KeyRotationFunction"]["Properties"]["Environment"]["Variables"].pop("KEY_GROUP_ID")),
     "signer logs kept forever": (check_logs_expire,
@@ -963,7 +972,7 @@ PLANTED = {
 
 # Violations of how a parameter is wired, which only the SAM template (with its parameters) can show;
 # or, for the key setup's grant, which the CDK example (no customer-managed key) does not create.
-SAM_ONLY = {"a log group ignoring LogsKmsKeyArn", "the secret's key no longer optional", "key setup cannot encrypt with the secret's key"}
+SAM_ONLY = {"rotation schedule that 0 cannot turn off", "rotation on a fixed period", "a log group ignoring LogsKmsKeyArn", "the secret's key no longer optional", "key setup cannot encrypt with the secret's key"}
 
 
 @pytest.mark.parametrize("name", sorted(PLANTED))
