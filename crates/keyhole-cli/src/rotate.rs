@@ -23,6 +23,10 @@ pub struct RotateArgs {
     /// The distribution's trusted key group (the stack's `KeyGroupId`).
     #[arg(long, env = "KEY_GROUP_ID")]
     key_group_id: String,
+    /// Resume an interrupted rotation: the version id that holds AWSPENDING (the error of the
+    /// next `keyhole rotate` names it). Steps already done are skipped.
+    #[arg(long, value_name = "VERSION_ID")]
+    token: Option<String>,
     #[command(flatten)]
     retention: Retention,
 }
@@ -84,9 +88,16 @@ pub fn run_rotate(args: RotateArgs) -> anyhow::Result<ExitCode> {
     let config = args.retention.config(&args.key_group_id);
     runtime()?.block_on(async {
         let (secrets, keys) = keyhole_rotation::aws::from_env().await?;
-        let outcomes = rotate(&args.secret_id, None, &config, &secrets, &keys, when::now)
-            .await
-            .with_context(|| format!("rotating {}", args.secret_id))?;
+        let outcomes = rotate(
+            &args.secret_id,
+            args.token.as_deref(),
+            &config,
+            &secrets,
+            &keys,
+            when::now,
+        )
+        .await
+        .with_context(|| format!("rotating {}", args.secret_id))?;
         print_steps(&outcomes)?;
         let listing = list_keys(&config, Some(&args.secret_id), &secrets, &keys, when::now())
             .await

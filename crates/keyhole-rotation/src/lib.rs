@@ -27,8 +27,8 @@ mod tests;
 pub use error::Error;
 pub use inventory::{KeyListing, KeyState, list_keys};
 pub use steps::{
-    DEFAULT_MARGIN_SECONDS, Origin, RotationConfig, Step, StepOutcome, StepRequest, new_token,
-    rotate, run_step,
+    DEFAULT_MARGIN_SECONDS, Origin, RotationConfig, Step, StepOutcome, StepRequest,
+    is_rotation_key_of, new_token, rotate, run_step,
 };
 pub use traits::{
     KeyGroup, KeyGroupApi, PublicKey, SecretApi, SecretMeta, SecretVersion, VersionRef,

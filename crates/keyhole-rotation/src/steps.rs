@@ -175,7 +175,7 @@ pub fn new_token() -> Result<String, Error> {
 /// The new public key's name: the group's name (so a reader sees which stack owns it), the start of
 /// the token (unique per rotation) and the time (unique per attempt). CloudFront names are 1 to 128
 /// of `[A-Za-z0-9_-]`.
-fn key_name(group_name: &str, token: &str, now: i64) -> String {
+pub(crate) fn key_name(group_name: &str, token: &str, now: i64) -> String {
     let token: String = token
         .chars()
         .filter(char::is_ascii_alphanumeric)
@@ -193,6 +193,32 @@ fn key_name(group_name: &str, token: &str, now: i64) -> String {
         prefix
     };
     format!("{prefix}{suffix}")
+}
+
+/// Whether `key_name` is a name [`key_name`] gives a rotation's key for the group named
+/// `group_name`: the stack's key setup deletes these with the group, including keys a rotation
+/// created but never added (an abandoned rotation) or failed to delete when it pruned them.
+pub fn is_rotation_key_of(key_name: &str, group_name: &str) -> bool {
+    let Some((rest, time)) = key_name.rsplit_once('-') else {
+        return false;
+    };
+    let Some((prefix, token)) = rest.rsplit_once("-r") else {
+        return false;
+    };
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let token_ok =
+        (1..=12).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric());
+    let cleaned: String = group_name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    // The prefix is the cleaned group name, cut when the whole would pass 128 characters.
+    let prefix_ok = if key_name.len() < 128 {
+        prefix == cleaned
+    } else {
+        !prefix.is_empty() && cleaned.starts_with(prefix)
+    };
+    digits(time) && token_ok && prefix_ok
 }
 
 struct Ctx<'a, S, K> {

@@ -515,3 +515,43 @@ async fn keys_list_names_the_signing_key_and_what_can_be_pruned() {
         .unwrap();
     assert_eq!(no_secret[1].state, KeyState::Unknown);
 }
+
+#[test]
+fn a_rotation_key_is_recognised_by_its_group_name_and_no_other() {
+    use crate::is_rotation_key_of;
+    use crate::steps::key_name;
+    let token = "3224d962-7a32-48c3-a3b8-83fed096f32d";
+    let name = key_name("keyhole-prod-KeySetup-ab12cd34ef56", token, 1_796_237_709);
+    assert!(is_rotation_key_of(
+        &name,
+        "keyhole-prod-KeySetup-ab12cd34ef56"
+    ));
+    for other in [
+        "keyhole-prod",
+        "keyhole-prod-KeySetup-ab12cd34ef5",
+        "keyhole-prod-KeySetup-ab12cd34ef56-x",
+    ] {
+        assert!(!is_rotation_key_of(&name, other), "{other}");
+    }
+    // The key setup's first key, and names of other tools, are not rotation keys.
+    for name in [
+        "keyhole-prod-KeySetup-ab12cd34ef56",
+        "keyhole-prod-KeySetup-ab12cd34ef56-rX-",
+        "other-r1-2",
+    ] {
+        assert!(
+            !is_rotation_key_of(name, "keyhole-prod-KeySetup-ab12cd34ef56"),
+            "{name}"
+        );
+    }
+    // A group name long enough to be cut still matches its own keys.
+    let long = "g".repeat(128);
+    assert!(is_rotation_key_of(
+        &key_name(&long, token, 1_796_237_709),
+        &long
+    ));
+    assert!(!is_rotation_key_of(
+        &key_name(&long, token, 1_796_237_709),
+        "h"
+    ));
+}

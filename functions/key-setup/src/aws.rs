@@ -83,6 +83,11 @@ impl KeyApi for CloudFrontApi {
     async fn get_key_group(&self, id: &str) -> Result<KeyGroupState, Error> {
         match self.client.get_key_group().id(id).send().await {
             Ok(out) => Ok(KeyGroupState {
+                name: out
+                    .key_group()
+                    .and_then(|g| g.key_group_config())
+                    .map(|c| c.name().to_owned())
+                    .unwrap_or_default(),
                 items: out
                     .key_group()
                     .and_then(|g| g.key_group_config())
@@ -151,6 +156,33 @@ impl KeyApi for CloudFrontApi {
                 _ => Err(service(e)),
             },
         }
+    }
+
+    async fn list_public_keys(&self) -> Result<Vec<(String, String)>, Error> {
+        let mut keys = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_public_keys()
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(service)?;
+            let Some(list) = out.public_key_list() else {
+                break;
+            };
+            keys.extend(
+                list.items()
+                    .iter()
+                    .map(|k| (k.id().to_owned(), k.name().to_owned())),
+            );
+            match list.next_marker() {
+                Some(next) if !next.is_empty() => marker = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(keys)
     }
 }
 

@@ -17,6 +17,8 @@ pub const FAILED_CREATE_PREFIX: &str = "keyhole-key-setup-not-created-";
 /// A key group as read back: its members and the version tag deletes must quote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyGroupState {
+    /// The group's name (the rotation names its keys after it).
+    pub name: String,
     /// Public key ids in the group.
     pub items: Vec<String>,
     /// The `ETag` for `If-Match`.
@@ -54,6 +56,9 @@ pub trait KeyApi: Send + Sync {
         id: &str,
         etag: &str,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Every public key in the account, as (id, name).
+    fn list_public_keys(&self)
+    -> impl Future<Output = Result<Vec<(String, String)>, Error>> + Send;
 }
 
 /// Where the private key goes. `aws::SecretsManagerStore` is the real one.
@@ -231,8 +236,9 @@ async fn update(req: &CfnRequest, keys: &impl KeyApi) -> CfnResponse {
     }
 }
 
-/// Delete removes the key group and the public keys in it, tolerating anything already gone, and
-/// leaves a public key alone if another key group still uses it.
+/// Delete removes the key group, the public keys in it, and every public key a rotation made for
+/// it that is no longer in it (a rotation abandoned after createSecret, a pruned key whose delete
+/// failed), tolerating anything already gone; a public key another key group still uses is left.
 async fn delete(req: &CfnRequest, keys: &impl KeyApi) -> CfnResponse {
     let id = req.physical_resource_id.clone().unwrap_or_default();
     if id.is_empty() || id.starts_with(FAILED_CREATE_PREFIX) {
@@ -268,6 +274,11 @@ async fn delete_group_and_members(keys: &impl KeyApi, id: &str) -> Result<(), Er
     }
     for public_key_id in &state.items {
         delete_public_key(keys, public_key_id).await?;
+    }
+    for (public_key_id, name) in keys.list_public_keys().await? {
+        if keyhole_rotation::is_rotation_key_of(&name, &state.name) {
+            delete_public_key(keys, &public_key_id).await?;
+        }
     }
     Ok(())
 }
@@ -424,6 +435,7 @@ pub(crate) mod fakes {
             let s = self.enter("GetKeyGroup", id)?;
             let g = s.key_groups.get(id).ok_or(Error::NotFound)?;
             Ok(KeyGroupState {
+                name: g.name.clone(),
                 items: g.items.clone(),
                 etag: format!("E{}", g.etag),
             })
@@ -456,6 +468,13 @@ pub(crate) mod fakes {
             }
             s.public_keys.remove(id);
             Ok(())
+        }
+        async fn list_public_keys(&self) -> Result<Vec<(String, String)>, Error> {
+            let s = self.enter("ListPublicKeys", "")?;
+            Ok(s.public_keys
+                .iter()
+                .map(|(id, k)| (id.clone(), k.name.clone()))
+                .collect())
         }
     }
 
@@ -688,6 +707,46 @@ mod tests {
         let s = cf.state();
         assert!(s.key_groups.is_empty());
         assert!(s.public_keys.is_empty());
+    }
+
+    #[tokio::test]
+    async fn delete_also_removes_keys_rotations_made_for_the_group_outside_it() {
+        let cf = FakeCloudFront::default();
+        let secrets = FakeSecrets::with_empty_secret(SECRET);
+        let group_id = created(&cf, &secrets).await.physical_resource_id;
+        let group_name = cf.state().key_groups[&group_id].name.clone();
+        {
+            // An abandoned rotation's key (created, never added) and another stack's key.
+            let mut s = cf.state();
+            for (id, name) in [
+                (
+                    "KABANDONED001",
+                    format!("{group_name}-r3224d9627a32-1796237709"),
+                ),
+                (
+                    "KOTHERSTACK01",
+                    "other-stack-r3224d9627a32-1796237709".to_owned(),
+                ),
+            ] {
+                s.public_keys.insert(
+                    id.into(),
+                    FakePublicKey {
+                        name,
+                        pem: "p".into(),
+                        etag: 1,
+                    },
+                );
+            }
+        }
+        let resp = handle(
+            &with_physical_id(request("delete.json"), &group_id),
+            &cf,
+            &secrets,
+        )
+        .await;
+        assert_eq!(resp.status, Status::Success, "{}", resp.reason);
+        let left: Vec<String> = cf.state().public_keys.keys().cloned().collect();
+        assert_eq!(left, ["KOTHERSTACK01"]);
     }
 
     #[tokio::test]
