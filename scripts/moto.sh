@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start or stop a moto server on 127.0.0.1 (Secrets Manager and Cognito stand-in for the tests).
+# Start or stop a moto server on 127.0.0.1 (Secrets Manager, Cognito and CloudFront key groups for the
+# tests; scripts/moto-server.py adds the key-group calls moto lacks).
 # usage: scripts/moto.sh start|stop PORT
 set -euo pipefail
 cmd=${1:?start|stop}; port=${2:-5055}
@@ -9,7 +10,7 @@ mkdir -p "$root/target"
 case "$cmd" in
   start)
     if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then exit 0; fi
-    "$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$root/target/moto-$port.log" 2>&1 &
+    "$root/.venv/bin/python" "$root/scripts/moto-server.py" 127.0.0.1 "$port" >"$root/target/moto-$port.log" 2>&1 &
     echo $! >"$pidfile"
     for _ in $(seq 1 100); do
       if curl -fsS "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1; then exit 0; fi

@@ -1,5 +1,5 @@
 //! The `keyhole` command-line tool: key generation, signing and verification of CloudFront signed
-//! cookies and URLs, and (from their own modules) token checks, revocation and the local stack.
+//! cookies and URLs, and (from their own modules) token checks, revocation, key rotation and the local stack.
 //!
 //! `main` only parses arguments and dispatches; each subcommand lives in its own module and returns
 //! an exit code. Errors print as one line, `keyhole: <what went wrong>`, never a panic; output goes
@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 mod keygen;
 mod output;
 mod revoke;
+mod rotate;
 mod serve;
 mod sign;
 mod token;
@@ -46,6 +47,11 @@ enum Command {
     Token(token::Command),
     /// End sessions early: refuse, at the edge, every session for a user or a prefix issued before now.
     Revoke(revoke::Args),
+    /// Rotate the CloudFront signing key now: the four steps Secrets Manager runs on its schedule.
+    Rotate(rotate::RotateArgs),
+    /// Look at the trusted key group's keys.
+    #[command(subcommand)]
+    Keys(rotate::KeysCommand),
     /// Run the whole system on 127.0.0.1: signer, CloudFront stand-in, edge check, demo identity provider and page.
     Serve(serve::Args),
 }
@@ -58,6 +64,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Token(command) => token::run(command),
         Command::Revoke(args) => revoke::run(args),
+        Command::Rotate(args) => rotate::run_rotate(args),
+        Command::Keys(command) => rotate::run_keys(command),
         Command::Serve(args) => serve::run(args),
     };
     match result {

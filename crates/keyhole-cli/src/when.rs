@@ -14,25 +14,9 @@ pub fn parse(text: &str, now: i64) -> anyhow::Result<i64> {
         _ => None,
     };
     if let Some(sign) = sign {
-        let offset = &text[1..];
-        let split = offset
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(offset.len());
-        let (digits, unit) = offset.split_at(split);
-        let amount: i64 = digits.parse().with_context(|| {
-            format!("invalid time {text:?}: expected +N or -N followed by s, m, h, d or w")
-        })?;
-        let scale = match unit {
-            "" | "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            "w" => 604_800,
-            _ => bail!("invalid time {text:?}: unit must be s, m, h, d or w"),
-        };
-        return amount
-            .checked_mul(scale)
-            .and_then(|secs| secs.checked_mul(sign))
+        return amount_seconds(&text[1..])
+            .with_context(|| format!("invalid time {text:?}"))?
+            .checked_mul(sign)
             .and_then(|secs| now.checked_add(secs))
             .with_context(|| format!("invalid time {text:?}: too far from now"));
     }
@@ -48,6 +32,31 @@ pub fn parse(text: &str, now: i64) -> anyhow::Result<i64> {
                 "invalid time {text:?}: expected epoch seconds, RFC 3339 (2026-01-01T00:00:00Z) or +1h"
             )
         })
+}
+
+/// `N` followed by an optional unit (s, m, h, d or w) as seconds: `3600`, `90m`, `12h`, `7d`.
+fn amount_seconds(text: &str) -> anyhow::Result<i64> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let amount: i64 = digits
+        .parse()
+        .context("expected a whole number followed by s, m, h, d or w")?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => bail!("the unit must be s, m, h, d or w"),
+    };
+    amount.checked_mul(scale).context("too large")
+}
+
+/// A `DURATION` argument (`3600`, `90m`, `12h`, `7d`) in seconds.
+pub fn duration(text: &str) -> Result<i64, String> {
+    amount_seconds(text.trim()).map_err(|e| format!("invalid duration {text:?}: {e}"))
 }
 
 /// The current time in epoch seconds.
@@ -88,6 +97,20 @@ mod tests {
         assert_eq!(parse("+2d", 0).unwrap(), 172_800);
         assert_eq!(parse("-1h", 7200).unwrap(), 3600);
         assert_eq!(parse("+0s", 100).unwrap(), 100);
+    }
+
+    #[test]
+    fn durations_take_a_unit_or_seconds() {
+        assert_eq!(duration("3600"), Ok(3600));
+        assert_eq!(duration("90m"), Ok(5400));
+        assert_eq!(duration("12h"), Ok(43_200));
+        assert_eq!(duration("7d"), Ok(604_800));
+        for bad in ["", "h", "1y", "-1h", "1.5h", "99999999999999999999w"] {
+            assert!(
+                duration(bad).unwrap_err().contains("invalid duration"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use aws_sdk_cloudfront::operation::get_public_key::GetPublicKeyError;
 use aws_sdk_cloudfront::operation::update_key_group::UpdateKeyGroupError;
 use aws_sdk_cloudfront::operation::update_public_key::UpdatePublicKeyError;
 use aws_sdk_cloudfront::types::{KeyGroupConfig, PublicKeyConfig};
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 
 use crate::traits::{
@@ -14,30 +15,54 @@ use crate::traits::{
 };
 use crate::{AWSPENDING, Error};
 
-fn cf_error<E, R>(call: &str, err: aws_sdk_cloudfront::error::SdkError<E, R>) -> Error
+/// One line for a failed call: the service's error code and message when it answered, else the
+/// transport's chain of causes (timeout, connection refused). Never the raw response.
+fn call_error<E, R>(call: &str, err: SdkError<E, R>) -> Error
 where
-    E: std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    Error::Service(format!(
-        "{call}: {}",
-        aws_sdk_cloudfront::error::DisplayErrorContext(&err)
-    ))
-}
-
-fn sm_error<E, R>(call: &str, err: aws_sdk_secretsmanager::error::SdkError<E, R>) -> Error
-where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    Error::Service(format!(
-        "{call}: {}",
-        aws_sdk_secretsmanager::error::DisplayErrorContext(&err)
-    ))
+    let text = match err {
+        SdkError::ServiceError(_) => format!(
+            "{}: {}",
+            err.code().unwrap_or("service error"),
+            err.message().unwrap_or("no message")
+        ),
+        _ => {
+            let mut text = err.to_string();
+            let mut cause = std::error::Error::source(&err);
+            while let Some(c) = cause {
+                text.push_str(": ");
+                text.push_str(&c.to_string());
+                cause = c.source();
+            }
+            text
+        }
+    };
+    Error::Service(format!("{call}: {text}"))
 }
 
 fn missing(what: &str) -> Error {
     Error::Service(format!("CloudFront answered without {what}"))
+}
+
+/// Both adapters from the environment's AWS configuration (credentials chain, region,
+/// `AWS_ENDPOINT_URL`), as `keyhole rotate` uses them. Secrets Manager is regional, so a region
+/// must be configured; CloudFront is global and signed in us-east-1 whatever it is.
+pub async fn from_env() -> Result<(SecretsManagerApi, CloudFrontKeys), Error> {
+    let config = aws_config::load_from_env().await;
+    if config.region().is_none() {
+        return Err(Error::Service(
+            "no AWS region is configured: set AWS_REGION to the stack's region (or a profile's region)".into(),
+        ));
+    }
+    let cloudfront = aws_sdk_cloudfront::config::Builder::from(&config)
+        .region(aws_sdk_cloudfront::config::Region::new("us-east-1"))
+        .build();
+    Ok((
+        SecretsManagerApi::new(aws_sdk_secretsmanager::Client::new(&config)),
+        CloudFrontKeys::new(aws_sdk_cloudfront::Client::from_conf(cloudfront)),
+    ))
 }
 
 /// Secrets Manager, where the private keys live.
@@ -61,7 +86,7 @@ impl SecretApi for SecretsManagerApi {
             .secret_id(secret_id)
             .send()
             .await
-            .map_err(|e| sm_error("DescribeSecret", e))?;
+            .map_err(|e| call_error("DescribeSecret", e))?;
         let mut versions: Vec<SecretVersion> = out
             .version_ids_to_stages()
             .map(|m| {
@@ -101,7 +126,7 @@ impl SecretApi for SecretsManagerApi {
             {
                 Ok(None)
             }
-            Err(e) => Err(sm_error("GetSecretValue", e)),
+            Err(e) => Err(call_error("GetSecretValue", e)),
         }
     }
 
@@ -115,7 +140,7 @@ impl SecretApi for SecretsManagerApi {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| sm_error("PutSecretValue", e))
+            .map_err(|e| call_error("PutSecretValue", e))
     }
 
     async fn move_stage(
@@ -134,7 +159,7 @@ impl SecretApi for SecretsManagerApi {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| sm_error("UpdateSecretVersionStage", e))
+            .map_err(|e| call_error("UpdateSecretVersionStage", e))
     }
 }
 
@@ -174,7 +199,7 @@ impl KeyGroupApi for CloudFrontKeys {
             {
                 Err(Error::NotFound(format!("key group {id}")))
             }
-            Err(e) => Err(cf_error("GetKeyGroup", e)),
+            Err(e) => Err(call_error("GetKeyGroup", e)),
         }
     }
 
@@ -207,7 +232,7 @@ impl KeyGroupApi for CloudFrontKeys {
                 Some(UpdateKeyGroupError::NoSuchResource(_)) => {
                     Err(Error::NotFound(format!("key group {id}")))
                 }
-                _ => Err(cf_error("UpdateKeyGroup", e)),
+                _ => Err(call_error("UpdateKeyGroup", e)),
             },
         }
     }
@@ -232,7 +257,7 @@ impl KeyGroupApi for CloudFrontKeys {
             .public_key_config(config)
             .send()
             .await
-            .map_err(|e| cf_error("CreatePublicKey", e))?;
+            .map_err(|e| call_error("CreatePublicKey", e))?;
         out.public_key()
             .map(|k| k.id().to_owned())
             .ok_or_else(|| missing("the public key"))
@@ -263,7 +288,7 @@ impl KeyGroupApi for CloudFrontKeys {
             {
                 Err(Error::NotFound(format!("public key {id}")))
             }
-            Err(e) => Err(cf_error("GetPublicKey", e)),
+            Err(e) => Err(call_error("GetPublicKey", e)),
         }
     }
 
@@ -292,7 +317,7 @@ impl KeyGroupApi for CloudFrontKeys {
                 Some(UpdatePublicKeyError::NoSuchPublicKey(_)) => {
                     Err(Error::NotFound(format!("public key {}", key.id)))
                 }
-                _ => Err(cf_error("UpdatePublicKey", e)),
+                _ => Err(call_error("UpdatePublicKey", e)),
             },
         }
     }
@@ -314,7 +339,7 @@ impl KeyGroupApi for CloudFrontKeys {
                 Some(DeletePublicKeyError::PreconditionFailed(_)) => {
                     Err(Error::Stale(format!("public key {id}")))
                 }
-                _ => Err(cf_error("DeletePublicKey", e)),
+                _ => Err(call_error("DeletePublicKey", e)),
             },
         }
     }
@@ -323,8 +348,9 @@ impl KeyGroupApi for CloudFrontKeys {
 #[cfg(test)]
 mod tests {
     //! The real adapters over HTTP against a moto server: Secrets Manager for every call a
-    //! rotation makes; CloudFront for the calls moto implements (it has no UpdateKeyGroup or
-    //! UpdatePublicKey, so the rotation's CloudFront side here is the in-memory fake).
+    //! rotation makes, CloudFront with the key-group calls `scripts/moto-server.py` adds to moto
+    //! (UpdateKeyGroup, UpdatePublicKey, ETags and If-Match). The steps' own tests here use the
+    //! in-memory key group; functions/signer/tests/rotation_aws.rs runs whole rotations on both.
 
     use super::*;
     use crate::fakes::FakeKeys;
@@ -536,8 +562,46 @@ mod tests {
         );
         assert!(matches!(
             cf.get_public_key("KNOSUCHKEY0000").await,
-            Err(crate::Error::NotFound(_) | crate::Error::Service(_))
+            Err(crate::Error::NotFound(_))
         ));
-        cf.delete_public_key(&id, &pk.etag).await.unwrap();
+        // CloudFront refuses to delete a key a group lists.
+        let err = cf.delete_public_key(&id, &pk.etag).await.unwrap_err();
+        assert!(err.to_string().contains("PublicKeyInUse"), "{err}");
+        // The comment is the one field that changes; an old ETag is refused after a write.
+        cf.update_public_key_comment(&pk, "retired").await.unwrap();
+        assert!(matches!(
+            cf.update_public_key_comment(&pk, "again").await,
+            Err(crate::Error::Stale(_))
+        ));
+        let updated = cf.get_public_key(&id).await.unwrap();
+        assert_eq!(updated.comment, "retired");
+        assert_ne!(updated.etag, pk.etag);
+        assert!(matches!(
+            cf.update_key_group(&group_id, &group, std::slice::from_ref(&id))
+                .await,
+            Ok(())
+        ));
+        assert!(matches!(
+            cf.update_key_group(&group_id, &group, std::slice::from_ref(&id))
+                .await,
+            Err(crate::Error::Stale(_))
+        ));
+        let group = cf.get_key_group(&group_id).await.unwrap();
+        cloudfront_client()
+            .delete_key_group()
+            .id(&group_id)
+            .if_match(&group.etag)
+            .send()
+            .await
+            .unwrap();
+        assert!(matches!(
+            cf.get_key_group(&group_id).await,
+            Err(crate::Error::NotFound(_))
+        ));
+        assert!(matches!(
+            cf.delete_public_key(&id, &pk.etag).await,
+            Err(crate::Error::Stale(_))
+        ));
+        cf.delete_public_key(&id, &updated.etag).await.unwrap();
     }
 }

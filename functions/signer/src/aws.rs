@@ -42,6 +42,9 @@ impl KeySource for SecretsManagerKeySource {
                 .client
                 .get_secret_value()
                 .secret_id(&self.secret_id)
+                // AWS's default, named: the version a rotation's finishSecret moved the label
+                // to. (moto, without it, answers the secret's first version forever.)
+                .version_stage("AWSCURRENT")
                 .send()
                 .await
                 .map_err(|e| {

@@ -226,7 +226,12 @@ pub fn has_flag(set_cookie: &str, flag: &str) -> bool {
 
 /// (name, value, path) of each `Set-Cookie`.
 pub fn cookie_triples(resp: &Response<Body>) -> Vec<(String, String, String)> {
-    set_cookies(resp)
+    triples_from(&set_cookies(resp))
+}
+
+/// (name, value, path) of each `Set-Cookie` line.
+pub fn triples_from(set_cookies: &[String]) -> Vec<(String, String, String)> {
+    set_cookies
         .iter()
         .map(|c| {
             let first = c.split(';').next().unwrap();
@@ -248,7 +253,12 @@ pub fn marker_value(resp: &Response<Body>) -> String {
 /// The cookies a browser would send for `path`, from the cookie sets in a response (RFC 6265
 /// path-match, most specific path first).
 pub fn browser_cookies_for(resp: &Response<Body>, path: &str) -> String {
-    let mut matching: Vec<(String, String, String)> = cookie_triples(resp)
+    browser_cookies_from(&set_cookies(resp), path)
+}
+
+/// The same, from `Set-Cookie` lines.
+pub fn browser_cookies_from(set_cookies: &[String], path: &str) -> String {
+    let mut matching: Vec<(String, String, String)> = triples_from(set_cookies)
         .into_iter()
         .filter(|(_, _, p)| {
             path == p
