@@ -8,7 +8,10 @@
 //     throughout: assets come as Cache-Control: private, no-cache);
 //   - a page on another origin that auto-submits a login form (login CSRF) leaves no session;
 //   - `keyhole revoke --prefix` of the member's group: the page's next asset requests answer 401
-//     session_revoked, and the session client's silent refresh brings the images back, no click.
+//     session_revoked, and the session client's silent refresh brings the images back, no click;
+//   - `keyhole rotate --state-dir` while a page is signed in: its images keep loading (new <img>
+//     tags and a reload) with the pre-rotation cookies, and a new sign-in gets cookies whose
+//     CloudFront-Key-Pair-Id is the new key's.
 // The screenshot is kept in tests/artifacts/ (git-ignored) as the test's artifact.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -324,5 +327,77 @@ test('revoking the group ends a member\'s session at the edge, and the client\'s
   } finally {
     await context.close();
     stack.stop();
+  }
+});
+
+/** The CloudFront-Key-Pair-Id cookie a browser context holds. */
+async function keyPairId(context) {
+  const cookies = (await context.cookies()).filter((c) => c.name === 'CloudFront-Key-Pair-Id');
+  assert.ok(cookies.length > 0, 'the context holds a CloudFront-Key-Pair-Id cookie');
+  return cookies[0].value;
+}
+
+/** Adds `count` fresh <img> tags for `src` (cache-busted) and resolves their naturalWidths. */
+function freshImages(page, src, tag, count) {
+  return page.evaluate(({ src, tag, count }) => Promise.all([...Array(count).keys()].map((n) => new Promise((resolve) => {
+    const img = document.createElement('img');
+    img.onload = () => resolve(img.naturalWidth);
+    img.onerror = () => resolve(0);
+    img.src = `${src}?${tag}=${n}-${Date.now()}`;
+    document.body.appendChild(img);
+  }))), { src, tag, count });
+}
+
+test('a local rotation keeps a signed-in page loading its images, and a new sign-in gets the new key pair id', async () => {
+  const STATE = process.env.KEYHOLE_STATE_DIR;
+  assert.ok(STATE, 'KEYHOLE_STATE_DIR names the running stack\'s state folder (with-serve.sh exports it)');
+  const context = await freshBrowser();
+  const later = await freshBrowser();
+  try {
+    const page = context.pages()[0] || (await context.newPage());
+    const statuses = [];
+    page.on('response', (r) => { if (r.url().includes('/users/')) statuses.push(r.status()); });
+    await page.goto(BASE + '/');
+    await page.waitForSelector('body[data-ready="yes"]');
+    await page.click('#signin-alice');
+    await page.waitForSelector('body[data-session="active"]', { timeout: 15000 });
+    await settled(page, 'img.own');
+    const oldId = await keyPairId(context);
+    const src = await page.$eval('img.own', (i) => i.src.split('?')[0]);
+
+    const { execFileSync } = await import('node:child_process');
+    const out = execFileSync(process.env.KEYHOLE_BIN || 'target/debug/keyhole', ['rotate', '--state-dir', STATE], { encoding: 'utf8' });
+    const newId = (out.match(/new key pair id (K[A-Z0-9]+)/) || [])[1];
+    assert.ok(newId, `keyhole rotate names the new key pair id: ${out}`);
+    assert.notEqual(newId, oldId);
+
+    // Right after the rotation, and after the stack has picked the new key up, the page's
+    // pre-rotation cookies still load new images, and a reload renders the gallery.
+    statuses.length = 0;
+    for (const tag of ['just-rotated', 'picked-up']) {
+      const widths = await freshImages(page, src, tag, 3);
+      assert.ok(widths.every((w) => w > 0), `${tag}: new <img> tags render (${widths})`);
+      await page.waitForTimeout(2500);
+    }
+    await page.reload();
+    await page.waitForSelector('body[data-session="active"]', { timeout: 15000 });
+    await settled(page, 'img.own');
+    assert.ok(await page.$$eval('img.own', (imgs) => imgs.every((i) => i.dataset.state === 'loaded' && i.naturalWidth > 0)), 'the gallery renders after a reload');
+    assert.equal(await keyPairId(context), oldId, 'the page still holds its pre-rotation cookies');
+    assert.ok(statuses.length > 0 && statuses.every((s) => s === 200 || s === 304), `asset responses after the rotation: ${statuses}`);
+
+    // A new sign-in (another browser) gets cookies signed with the new key, and its images render.
+    const fresh = later.pages()[0] || (await later.newPage());
+    await fresh.goto(BASE + '/');
+    await fresh.waitForSelector('body[data-ready="yes"]');
+    await fresh.click('#signin-alice');
+    await fresh.waitForSelector('body[data-session="active"]', { timeout: 15000 });
+    await settled(fresh, 'img.own');
+    assert.equal(await keyPairId(later), newId, 'a sign-in after the rotation carries the new key pair id');
+    assert.ok(await fresh.$$eval('img.own', (imgs) => imgs.every((i) => i.naturalWidth > 0)), 'its images render');
+    await fresh.screenshot({ path: join(ARTIFACTS, 'browser-rotated.png'), fullPage: true });
+  } finally {
+    await context.close();
+    await later.close();
   }
 });

@@ -19,6 +19,7 @@ mod keygen;
 mod output;
 mod revoke;
 mod rotate;
+mod rotate_local;
 mod serve;
 mod sign;
 mod token;

@@ -3,6 +3,7 @@
 //! the trusted key group. AWS calls go wherever the environment points them (credentials chain,
 //! region, `AWS_ENDPOINT_URL`).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -14,26 +15,31 @@ use keyhole_signer::MAX_TTL_SECONDS;
 use crate::output::outln;
 use crate::when;
 
-/// Options of `keyhole rotate`.
+/// Options of `keyhole rotate`: `--secret-id` and `--key-group-id` for a deployed stack, or
+/// `--state-dir` for the local one.
 #[derive(clap::Args)]
 pub struct RotateArgs {
     /// The signing key's secret in Secrets Manager (name or ARN; the stack's `SigningKeySecretArn`).
     #[arg(long, env = "SIGNING_KEY_SECRET_ID")]
-    secret_id: String,
+    secret_id: Option<String>,
     /// The distribution's trusted key group (the stack's `KeyGroupId`).
     #[arg(long, env = "KEY_GROUP_ID")]
-    key_group_id: String,
+    key_group_id: Option<String>,
     /// Resume an interrupted rotation: the version id that holds AWSPENDING (the error of the
     /// next `keyhole rotate` names it). Steps already done are skipped.
     #[arg(long, value_name = "VERSION_ID")]
     token: Option<String>,
+    /// The local stack's state folder (`keyhole serve --state-dir`, default `.keyhole`): rotate
+    /// its key; a running `keyhole serve` picks the new one up within seconds.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
     #[command(flatten)]
     retention: Retention,
 }
 
 /// How long a retired key is kept in the group.
 #[derive(clap::Args)]
-struct Retention {
+pub(crate) struct Retention {
     /// The longest session the signer issues (its SESSION_TTL_SECONDS), e.g. 1h: a retired key
     /// stays in the group this long plus the margin. Default: the signer's upper bound, 7d, which
     /// never prunes early.
@@ -46,7 +52,7 @@ struct Retention {
 }
 
 impl Retention {
-    fn config(&self, key_group_id: &str) -> RotationConfig {
+    pub(crate) fn config(&self, key_group_id: &str) -> RotationConfig {
         RotationConfig {
             key_group_id: key_group_id.to_owned(),
             max_session_ttl: self.max_session_ttl.unwrap_or(MAX_TTL_SECONDS),
@@ -68,7 +74,10 @@ pub enum KeysCommand {
 pub struct ListArgs {
     /// The distribution's trusted key group.
     #[arg(long, env = "KEY_GROUP_ID")]
-    key_group_id: String,
+    key_group_id: Option<String>,
+    /// The local stack's state folder: list its key group (and which key its secret signs with).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
     /// The signing key's secret, to tell which key signs now and which is pending.
     #[arg(long)]
     secret_id: Option<String>,
@@ -85,11 +94,23 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Runs the four steps, one line per step, then names the key that signs now.
 pub fn run_rotate(args: RotateArgs) -> anyhow::Result<ExitCode> {
-    let config = args.retention.config(&args.key_group_id);
+    if let Some(dir) = &args.state_dir {
+        return runtime()?.block_on(crate::rotate_local::rotate(
+            dir,
+            args.token.as_deref(),
+            &args.retention,
+        ));
+    }
+    let (Some(secret_id), Some(key_group_id)) = (&args.secret_id, &args.key_group_id) else {
+        anyhow::bail!(
+            "name --secret-id and --key-group-id (a deployed stack), or --state-dir DIR (the local stack)"
+        );
+    };
+    let config = args.retention.config(key_group_id);
     runtime()?.block_on(async {
         let (secrets, keys) = keyhole_rotation::aws::from_env().await?;
         let outcomes = rotate(
-            &args.secret_id,
+            secret_id,
             args.token.as_deref(),
             &config,
             &secrets,
@@ -97,9 +118,9 @@ pub fn run_rotate(args: RotateArgs) -> anyhow::Result<ExitCode> {
             when::now,
         )
         .await
-        .with_context(|| format!("rotating {}", args.secret_id))?;
+        .with_context(|| format!("rotating {secret_id}"))?;
         print_steps(&outcomes)?;
-        let listing = list_keys(&config, Some(&args.secret_id), &secrets, &keys, when::now())
+        let listing = list_keys(&config, Some(secret_id), &secrets, &keys, when::now())
             .await
             .context("reading the key group back")?;
         print_listing(&listing, &config)
@@ -109,7 +130,15 @@ pub fn run_rotate(args: RotateArgs) -> anyhow::Result<ExitCode> {
 /// Lists the group.
 pub fn run_keys(command: KeysCommand) -> anyhow::Result<ExitCode> {
     let KeysCommand::List(args) = command;
-    let config = args.retention.config(&args.key_group_id);
+    if let Some(dir) = &args.state_dir {
+        return runtime()?.block_on(crate::rotate_local::list(dir, &args.retention));
+    }
+    let Some(key_group_id) = &args.key_group_id else {
+        anyhow::bail!(
+            "name --key-group-id (a deployed stack) or --state-dir DIR (the local stack)"
+        );
+    };
+    let config = args.retention.config(key_group_id);
     runtime()?.block_on(async {
         let (secrets, keys) = keyhole_rotation::aws::from_env().await?;
         let listing = list_keys(
@@ -120,12 +149,12 @@ pub fn run_keys(command: KeysCommand) -> anyhow::Result<ExitCode> {
             when::now(),
         )
         .await
-        .with_context(|| format!("listing key group {}", args.key_group_id))?;
+        .with_context(|| format!("listing key group {key_group_id}"))?;
         print_listing(&listing, &config)
     })
 }
 
-fn print_steps(outcomes: &[StepOutcome]) -> anyhow::Result<()> {
+pub(crate) fn print_steps(outcomes: &[StepOutcome]) -> anyhow::Result<()> {
     for o in outcomes {
         outln!(
             "{:<13} {:>8.1} ms  {}",
@@ -138,7 +167,10 @@ fn print_steps(outcomes: &[StepOutcome]) -> anyhow::Result<()> {
 }
 
 /// One line per key: id, age, state, name; then how many slots the group has left.
-fn print_listing(listing: &[KeyListing], config: &RotationConfig) -> anyhow::Result<ExitCode> {
+pub(crate) fn print_listing(
+    listing: &[KeyListing],
+    config: &RotationConfig,
+) -> anyhow::Result<ExitCode> {
     outln!(
         "key group {} ({} of {} keys; a retired key is kept {} after it stops signing)",
         config.key_group_id,

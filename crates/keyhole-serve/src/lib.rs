@@ -16,12 +16,14 @@ pub mod edge;
 mod error;
 pub mod fuzzing;
 pub mod idp;
+pub mod key_store;
 mod lambda_adapter;
 mod local_env;
 mod responses;
 mod server;
 mod stand_in;
 pub mod state;
+mod trusted;
 
 pub use connections::{Limits, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADER_LINES};
 pub use error::ServeError;

@@ -1,6 +1,7 @@
 //! The local stack's environment: the same variables the Lambda reads, with local defaults laid
 //! over what the user set. Unset, `ASSET_BASE_URL` is this server, the signing key is the state
-//! folder's, and with no issuer named the development identity provider is trusted. Whatever the
+//! folder's (handed to the signer directly, re-read every [`LOCAL_KEY_REFRESH_SECONDS`]), and with
+//! no issuer named the development identity provider is trusted. Whatever the
 //! user sets is validated exactly as in the Lambda.
 
 use std::collections::HashMap;
@@ -8,6 +9,10 @@ use std::path::Path;
 
 use keyhole_core::Vars;
 use keyhole_token::ISSUER_VARIABLES;
+
+/// The local default of `SIGNING_KEY_REFRESH_SECONDS`: a rotation of the state folder's key is
+/// picked up within this many seconds.
+pub(crate) const LOCAL_KEY_REFRESH_SECONDS: i64 = 2;
 
 /// Local defaults, and whether the development identity provider is the issuer.
 #[derive(Debug, Default)]
@@ -31,11 +36,11 @@ impl LocalEnv {
         env
     }
 
-    /// Signs with the key in `key_file`, whose CloudFront id is `key_pair_id`.
-    pub(crate) fn sign_with(&mut self, key_file: &Path, key_pair_id: &str) {
+    /// The signer re-reads the state folder's secret once its copy is `seconds` old, so a local
+    /// rotation is picked up within seconds (a `SIGNING_KEY_REFRESH_SECONDS` the user set wins).
+    pub(crate) fn refresh_keys_every(&mut self, seconds: i64) {
         self.defaults
-            .insert("SIGNING_KEY_FILE", key_file.display().to_string());
-        self.defaults.insert("KEY_PAIR_ID", key_pair_id.to_owned());
+            .insert("SIGNING_KEY_REFRESH_SECONDS", seconds.to_string());
     }
 
     /// Trusts the development identity provider at `issuer`, its key set preloaded from
@@ -77,16 +82,21 @@ mod tests {
     #[test]
     fn unset_and_blank_variables_get_the_local_defaults() {
         let mut env = LocalEnv::new("http://127.0.0.1:8080");
-        env.sign_with(Path::new("/s/signing-key.pem"), "K1");
+        env.refresh_keys_every(LOCAL_KEY_REFRESH_SECONDS);
         assert_eq!(
             env.get(&shell, "ASSET_BASE_URL").as_deref(),
             Some("http://127.0.0.1:8080")
         );
         assert_eq!(
-            env.get(&shell, "SIGNING_KEY_FILE").as_deref(),
-            Some("/s/signing-key.pem")
+            env.get(&shell, "SIGNING_KEY_REFRESH_SECONDS").as_deref(),
+            Some("2")
         );
-        assert_eq!(env.get(&shell, "KEY_PAIR_ID").as_deref(), Some("K1"));
+        let user = |n: &str| (n == "SIGNING_KEY_REFRESH_SECONDS").then(|| "30".to_owned());
+        assert_eq!(
+            env.get(&user, "SIGNING_KEY_REFRESH_SECONDS").as_deref(),
+            Some("30")
+        );
+        assert_eq!(env.get(&shell, "SIGNING_KEY_FILE"), None);
         assert_eq!(
             env.get(&shell, "SESSION_TTL_SECONDS").as_deref(),
             Some("600")

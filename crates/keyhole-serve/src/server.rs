@@ -13,7 +13,7 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode};
 use axum::routing::{any, get};
 use keyhole_core::{Clock, SystemClock, Verifier};
-use keyhole_signer::{AppState, Config, key_source_from_config};
+use keyhole_signer::{AppState, Config, KeySource, key_source_from_config};
 use keyhole_token::{TokenConfig, TokenVerifier, names_an_issuer};
 use tokio::net::TcpListener;
 
@@ -22,8 +22,9 @@ use crate::assets::AssetStore;
 use crate::connections::Limits;
 use crate::edge::{EdgeCheck, KvsReader};
 use crate::idp::{DEMO_AUDIENCE, DEMO_USERS, DevIdp};
-use crate::local_env::{LocalEnv, names_a_signing_key};
-use crate::state::LocalKeys;
+use crate::key_store::KeyStore;
+use crate::local_env::{LOCAL_KEY_REFRESH_SECONDS, LocalEnv, names_a_signing_key};
+use crate::trusted::{GroupWatch, TrustedKeys};
 use keyhole_revoke::{FileStore, Revoker};
 use keyhole_signer::MAX_TTL_SECONDS;
 
@@ -95,7 +96,8 @@ pub struct ServerInfo {
     pub url: String,
     /// The `ASSET_BASE_URL` policies are written for.
     pub asset_base_url: String,
-    /// The key pair id cookies are signed with.
+    /// The key pair id cookies were signed with at start (a rotation changes the signing key
+    /// while the stack runs; this stays what the banner printed).
     pub key_pair_id: String,
     /// The development identity provider's issuer, when it is in use.
     pub dev_issuer: Option<String>,
@@ -104,7 +106,7 @@ pub struct ServerInfo {
 /// Everything a request may need, built once at start.
 pub(crate) struct App {
     pub(crate) signer: AppState,
-    pub(crate) verifier: Verifier,
+    pub(crate) trusted: TrustedKeys,
     pub(crate) edge: EdgeCheck,
     pub(crate) assets: AssetStore,
     pub(crate) idp: Option<Arc<DevIdp>>,
@@ -163,16 +165,33 @@ fn dev_idp(options: &ServeOptions, url: &str, env: &mut LocalEnv) -> Result<DevI
 }
 
 /// The signer's state, from the same variables as the Lambda, its token checks on `clock` too.
+/// With `local` (the state folder's secret), the signer reads its key there; otherwise from the
+/// file or secret the variables name.
 async fn signer_state(
     get: impl Fn(&str) -> Option<String>,
     clock: &Arc<dyn Clock>,
+    local: Option<(Arc<dyn KeySource>, String)>,
 ) -> Result<AppState, ServeError> {
-    let config = Config::from_vars(&get).map_err(|e| ServeError::Config(e.to_string()))?;
+    let config_error = |e: keyhole_signer::Error| ServeError::Config(e.to_string());
+    let (config, keys) = match local {
+        Some((source, description)) => (
+            Config::from_vars_with_provided_key(&get, description).map_err(config_error)?,
+            source,
+        ),
+        None => {
+            let config = Config::from_vars(&get).map_err(config_error)?;
+            let keys = key_source_from_config(&config).await.ok_or_else(|| {
+                ServeError::Config(
+                    "no signing key named (SIGNING_KEY_FILE or SIGNING_KEY_SECRET_ID)".into(),
+                )
+            })?;
+            (config, keys)
+        }
+    };
     let tokens = TokenConfig::from_vars(&get)
         .and_then(TokenVerifier::from_config)
         .map_err(|e| ServeError::Config(e.to_string()))?
         .with_clock(Arc::clone(clock));
-    let keys = key_source_from_config(&config).await;
     Ok(AppState::with_clock(config, keys, tokens, Arc::clone(clock)).await)
 }
 
@@ -188,10 +207,16 @@ impl Server {
         let (listener, addr) = listen(&options).await?;
         let url = format!("http://{addr}");
         let mut env = LocalEnv::new(&url);
-        if !names_a_signing_key(&vars) {
-            let keys = LocalKeys::load_or_create(&options.state_dir)?;
-            env.sign_with(&LocalKeys::key_path(&options.state_dir), &keys.key_pair_id);
-        }
+        // Unless the user named a key, the state folder's secret and key group play Secrets
+        // Manager and CloudFront: the signer follows the secret's AWSCURRENT, the stand-in trusts
+        // every key the group lists, and `keyhole rotate --state-dir` rotates both.
+        let local = if names_a_signing_key(&vars) {
+            None
+        } else {
+            let store = KeyStore::open_or_create(&options.state_dir, Arc::clone(&options.clock))?;
+            env.refresh_keys_every(LOCAL_KEY_REFRESH_SECONDS);
+            Some(store)
+        };
         let idp = if names_an_issuer(&vars) {
             None
         } else {
@@ -200,13 +225,28 @@ impl Server {
         // The deny-list lives in the state folder: the signer's logout and `keyhole revoke
         // --state-dir` write it, the edge check's `cf.kvs()` reads it.
         let revocations = Arc::new(FileStore::in_state_dir(&options.state_dir));
-        let signer = signer_state(|name| env.get(&vars, name), &options.clock)
+        let (source, group) = match local {
+            Some(KeyStore { secret, group }) => {
+                let description = format!("the state folder's secret {}", secret.path().display());
+                let source: Arc<dyn KeySource> = Arc::new(secret);
+                (Some((source, description)), Some(group))
+            }
+            None => (None, None),
+        };
+        let signer = signer_state(|name| env.get(&vars, name), &options.clock, source)
             .await?
             .with_revoker(Revoker::new(revocations.clone(), MAX_TTL_SECONDS));
-        // The stand-in trusts exactly the key the signer loaded, as CloudFront's key group would.
         let Some((key_pair_id, public_key)) = signer.public_key() else {
             let cause = signer.key_error().await.unwrap_or_default();
             return Err(ServeError::Key(cause));
+        };
+        // The stand-in trusts the state folder's key group, as CloudFront trusts the
+        // distribution's; or exactly the key the user named.
+        let trusted = match group {
+            Some(group) => TrustedKeys::Group(GroupWatch::new(group)?),
+            None => TrustedKeys::Fixed(Arc::new(
+                Verifier::new().with_key(key_pair_id.clone(), public_key),
+            )),
         };
         let asset_cache_control =
             HeaderValue::from_str(&options.asset_cache_control).map_err(|_| {
@@ -223,7 +263,7 @@ impl Server {
             dev_issuer: idp.as_ref().map(|i| i.issuer().to_owned()),
         };
         let app = Arc::new(App {
-            verifier: Verifier::new().with_key(key_pair_id, public_key),
+            trusted,
             signer,
             edge: EdgeCheck::embedded(
                 options.sign_in_url.as_deref(),

@@ -130,7 +130,8 @@ fn check_cookies(app: &App, headers: &HeaderMap, url: &str, ip: IpAddr) -> Optio
         ));
     }
     match app
-        .verifier
+        .trusted
+        .verifier()
         .verify_cookies(&cookies, url, Some(ip), app.clock.now())
     {
         Ok(_) => None,

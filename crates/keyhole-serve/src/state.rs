@@ -1,16 +1,17 @@
 //! The state folder (`.keyhole/` by default): keys generated on first start and reused after, so a
-//! restart keeps cookies and tokens valid and cold start does no key generation.
+//! restart keeps cookies and tokens valid and cold start does no key generation. The CloudFront
+//! signing key lives in the folder's secret and key group (`key_store.rs`); [`LocalKeys`] is the
+//! key that signs now.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use keyhole_core::{KeyType, SigningKey};
+use keyhole_core::{SigningKey, SystemClock};
 
 use crate::ServeError;
+use crate::key_store::KeyStore;
 
-const SIGNING_KEY_FILE: &str = "signing-key.pem";
-const KEY_PAIR_ID_FILE: &str = "key-pair-id";
-
-/// The CloudFront key pair the local stack signs and checks cookies with.
+/// The CloudFront key pair the local stack signs with now (the local secret's `AWSCURRENT`).
 #[derive(Clone)]
 pub struct LocalKeys {
     /// The key pair id (as CloudFront would assign to the public key).
@@ -31,60 +32,26 @@ impl std::fmt::Debug for LocalKeys {
 }
 
 impl LocalKeys {
-    /// Where the signing key lives in `state_dir`.
-    pub fn key_path(state_dir: &Path) -> std::path::PathBuf {
-        state_dir.join(SIGNING_KEY_FILE)
-    }
-
-    /// Loads `signing-key.pem` and `key-pair-id` from the state folder, generating an ECDSA P-256 key
-    /// (keyhole's default: the fastest to sign, the smallest cookies) and a CloudFront-style id on first start.
+    /// The state folder's signing key, made on first start (an ECDSA P-256 key, keyhole's
+    /// default: the fastest to sign, the smallest cookies; or the key of a folder from before
+    /// rotation, under its key pair id).
     pub fn load_or_create(state_dir: &Path) -> Result<Self, ServeError> {
-        std::fs::create_dir_all(state_dir).map_err(|source| ServeError::State {
-            path: state_dir.to_path_buf(),
-            source,
+        let store = KeyStore::open_or_create(state_dir, Arc::new(SystemClock))?;
+        let value = store
+            .secret
+            .current_value()
+            .map_err(|e| ServeError::Key(e.to_string()))?;
+        let material = keyhole_signer::parse_secret_json(&value).map_err(|reason| {
+            ServeError::Key(format!("{}: {reason}", store.secret.path().display()))
         })?;
-        let key_path = Self::key_path(state_dir);
-        let pem = read_or_create(&key_path, || {
-            let key = SigningKey::generate(KeyType::EcdsaP256)
-                .map_err(|e| ServeError::Key(format!("generating the signing key: {e}")))?;
-            let pem = key.private_key_pem();
-            write_private(&key_path, &pem)?;
-            Ok(pem)
-        })?;
-        let key = SigningKey::from_pem(&pem)
-            .map_err(|e| ServeError::Key(format!("{}: {e}", key_path.display())))?;
-        let id_path = state_dir.join(KEY_PAIR_ID_FILE);
-        let id = read_or_create(&id_path, || {
-            let id = new_key_pair_id()?;
-            write_private(&id_path, &id)?;
-            Ok(id)
-        })?;
-        let key_pair_id = id.trim().to_owned();
-        if key_pair_id.is_empty() || !key_pair_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(ServeError::Key(format!(
-                "{}: a key pair id is letters and digits only",
-                id_path.display()
-            )));
-        }
+        let key = SigningKey::from_pem(&material.private_key_pem)
+            .map_err(|e| ServeError::Key(format!("{}: {e}", store.secret.path().display())))?;
         Ok(Self {
-            key_pair_id,
+            key_pair_id: material.key_pair_id,
             public_key_pem: key.public_key_pem(),
-            private_key_pem: pem,
+            private_key_pem: material.private_key_pem,
         })
     }
-}
-
-/// `K` and 13 upper-case letters and digits, like the ids CloudFront assigns.
-fn new_key_pair_id() -> Result<String, ServeError> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let mut bytes = [0u8; 13];
-    aws_lc_rs::rand::fill(&mut bytes)
-        .map_err(|_| ServeError::Key("no randomness for a key pair id".into()))?;
-    let tail: String = bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect();
-    Ok(format!("K{tail}"))
 }
 
 /// Reads a state file, or makes it with `create` when it does not exist yet.
@@ -155,7 +122,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         LocalKeys::load_or_create(dir.path()).unwrap();
-        let mode = std::fs::metadata(dir.path().join(SIGNING_KEY_FILE))
+        let mode = std::fs::metadata(dir.path().join(crate::key_store::SECRET_FILE))
             .unwrap()
             .permissions()
             .mode();
@@ -166,12 +133,15 @@ mod tests {
     fn an_unreadable_key_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
-            dir.path().join(SIGNING_KEY_FILE),
+            dir.path().join(crate::key_store::LEGACY_KEY_FILE),
             "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
         )
         .unwrap();
         let err = LocalKeys::load_or_create(dir.path()).unwrap_err();
-        assert!(err.to_string().contains(SIGNING_KEY_FILE), "{err}");
+        assert!(
+            err.to_string().contains(crate::key_store::LEGACY_KEY_FILE),
+            "{err}"
+        );
     }
 
     #[test]

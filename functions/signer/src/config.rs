@@ -42,6 +42,13 @@ pub enum KeySetting {
         /// The CloudFront public key id the file's key belongs to.
         key_pair_id: String,
     },
+    /// The program embedding the signer hands [`crate::AppState`] its own [`crate::KeySource`]
+    /// (`keyhole serve`'s state-folder secret). Never read from the environment: only
+    /// [`Config::from_vars_with_provided_key`] sets it.
+    Provided {
+        /// Where the key comes from, for messages.
+        description: String,
+    },
 }
 
 /// Everything the signer reads from its environment.
@@ -282,12 +289,40 @@ impl Config {
     /// Reads the configuration through `get` (so tests need not touch the process environment).
     /// Every error names the variable at fault; a blank value counts as unset.
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let vars = Vars::new(&get);
+        Self::read(&get, key_setting)
+    }
+
+    /// Reads the configuration through `get` for a program that passes the signer its own key
+    /// source ([`KeySetting::Provided`], described by `description`). The key variables then
+    /// have no meaning: any of them set is refused rather than silently ignored.
+    pub fn from_vars_with_provided_key(
+        get: impl Fn(&str) -> Option<String>,
+        description: impl Into<String>,
+    ) -> Result<Self, Error> {
+        let description = description.into();
+        Self::read(&get, move |vars| {
+            for name in ["SIGNING_KEY_SECRET_ID", "SIGNING_KEY_FILE", "KEY_PAIR_ID"] {
+                if vars.is_set(name) {
+                    return Err(invalid(
+                        name,
+                        format!("has no effect here: the signing key is {description}"),
+                    ));
+                }
+            }
+            Ok(KeySetting::Provided { description })
+        })
+    }
+
+    fn read(
+        get: &dyn Fn(&str) -> Option<String>,
+        key: impl FnOnce(&Vars<'_>) -> Result<KeySetting, Error>,
+    ) -> Result<Self, Error> {
+        let vars = Vars::new(get);
         Ok(Self {
             asset_base_url: asset_base_url(&vars)?,
             scopes: scopes(&vars)?,
             ttl_seconds: ttl_seconds(&vars)?,
-            key: key_setting(&vars)?,
+            key: key(&vars)?,
             key_refresh_seconds: key_refresh_seconds(&vars)?,
             cookies: cookie_attributes(&vars)?,
             allowed_origins: allowed_origins(&vars)?,
@@ -347,6 +382,32 @@ mod tests {
                     .to_string();
             assert!(err.contains("SIGNING_KEY_REFRESH_SECONDS"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_provided_key_reads_no_key_variable_and_refuses_stray_ones() {
+        let c = Config::from_vars_with_provided_key(vars(&[BASE]), "the state folder's secret")
+            .unwrap();
+        assert_eq!(
+            c.key,
+            KeySetting::Provided {
+                description: "the state folder's secret".into()
+            }
+        );
+        for stray in [SECRET, ("SIGNING_KEY_FILE", "k.pem"), ("KEY_PAIR_ID", "K1")] {
+            let err = Config::from_vars_with_provided_key(vars(&[BASE, stray]), "x")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(stray.0), "{err}");
+        }
+        // Everything else is read as usual.
+        let err = Config::from_vars_with_provided_key(
+            vars(&[BASE, ("SIGNING_KEY_REFRESH_SECONDS", "soon")]),
+            "x",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("SIGNING_KEY_REFRESH_SECONDS"), "{err}");
     }
 
     #[test]

@@ -92,7 +92,8 @@ impl KeySource for FileKeySource {
 
 /// Reads `{"keyPairId", "privateKeyPem"}` without ever quoting the secret back: serde's messages
 /// can echo values, so the fields are checked by hand.
-pub(crate) fn parse_secret_json(secret: &str) -> Result<SigningMaterial, String> {
+/// The error is a sentence naming the field at fault (callers add which secret).
+pub fn parse_secret_json(secret: &str) -> Result<SigningMaterial, String> {
     let value: serde_json::Value = serde_json::from_str(secret).map_err(
         |_| "the secret string is not JSON; expected {\"keyPairId\", \"privateKeyPem\"}",
     )?;
@@ -123,15 +124,18 @@ pub(crate) fn parse_secret_json(secret: &str) -> Result<SigningMaterial, String>
     })
 }
 
-/// Builds the key source the configuration names.
-pub async fn key_source_from_config(config: &Config) -> Arc<dyn KeySource> {
+/// Builds the key source the configuration names; `None` for [`KeySetting::Provided`], whose
+/// source the embedding program holds.
+pub async fn key_source_from_config(config: &Config) -> Option<Arc<dyn KeySource>> {
     match &config.key {
-        KeySetting::SecretsManager { secret_id } => {
-            Arc::new(SecretsManagerKeySource::from_default_config(secret_id.clone()).await)
-        }
-        KeySetting::File { path, key_pair_id } => {
-            Arc::new(FileKeySource::new(path.clone(), key_pair_id.clone()))
-        }
+        KeySetting::SecretsManager { secret_id } => Some(Arc::new(
+            SecretsManagerKeySource::from_default_config(secret_id.clone()).await,
+        )),
+        KeySetting::File { path, key_pair_id } => Some(Arc::new(FileKeySource::new(
+            path.clone(),
+            key_pair_id.clone(),
+        ))),
+        KeySetting::Provided { .. } => None,
     }
 }
 

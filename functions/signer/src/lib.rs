@@ -38,6 +38,7 @@ pub use endpoints::handle;
 pub use error::{ConfigError, Error, KeyLoadError};
 pub use keys::{
     BoxFuture, FileKeySource, KeySource, SigningMaterial, StaticKeySource, key_source_from_config,
+    parse_secret_json,
 };
 pub use request::{MAX_BODY_BYTES, MAX_RETURN_PATH, TOKEN_COOKIE};
 pub use state::{AppState, KEY_RETRY_SECONDS, PRUNE_INTERVAL_SECONDS};

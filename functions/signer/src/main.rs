@@ -16,7 +16,10 @@ async fn main() -> anyhow::Result<()> {
     let tokens = TokenConfig::from_env()
         .and_then(TokenVerifier::from_config)
         .context("invalid token configuration")?;
-    let keys = key_source_from_config(&config).await;
+    // `Config::from_env` never yields a provided key: the Lambda always names its own.
+    let keys = key_source_from_config(&config)
+        .await
+        .context("the signer Lambda needs SIGNING_KEY_SECRET_ID or SIGNING_KEY_FILE")?;
     let revocations = config.revocation_kvs_arn.clone();
     let mut state = AppState::new(config, keys, tokens).await;
     if let Some(arn) = revocations {
