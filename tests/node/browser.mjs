@@ -312,6 +312,9 @@ test('revoking the group ends a member\'s session at the edge, and the client\'s
     await page.waitForTimeout(1100);
     const { execFileSync } = await import('node:child_process');
     execFileSync(process.env.KEYHOLE_BIN || 'target/debug/keyhole', ['revoke', '--prefix', '/groups/demo/', '--state-dir', stack.state]);
+    // Revocations count whole seconds: a session issued in the revocation's own second is refused
+    // too. Let that second pass, so the silent refresh's new session is issued after it.
+    await page.waitForTimeout(1100);
 
     // The page's next requests (the gallery asks for its pictures again) are refused at the edge;
     // nobody clicks anything.
