@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rquickjs::loader::{BuiltinLoader, BuiltinResolver};
-use rquickjs::{CatchResultExt, Context, Function, Module, Promise, Runtime};
+use rquickjs::{CatchResultExt, Context, Function, Module, Persistent, Promise, Runtime};
 use serde_json::{Map, Value, json};
 
 use crate::ServeError;
@@ -42,33 +42,51 @@ pub trait KvsReader: Send + Sync {
 }
 
 // CloudFront's `cloudfront` module, as far as the function uses it. `get` rejects for a missing
-// key, as CloudFront documents; only the string and json formats are offered.
+// key, as CloudFront documents; only the string and json formats are offered. The edge check looks
+// up several keys on every request, most of them missing, so the two methods return settled
+// promises rather than run as async functions, `kvs()` hands out one store object, and a missing
+// key's rejection is an `Error` without a stack trace (QuickJS formats a backtrace for every
+// `new Error`, which cost more than the lookup itself).
 const CLOUDFRONT_MODULE: &str = r#"
+function keyNotFound() {
+    var e = Object.create(Error.prototype);
+    e.message = 'Key not found';
+    return e;
+}
+var store = {
+    exists(key) {
+        try {
+            var v = __keyhole_kvs_get(String(key));
+            return Promise.resolve(v !== undefined && v !== null);
+        } catch (e) {
+            return Promise.reject(e);
+        }
+    },
+    get(key, options) {
+        try {
+            var v = __keyhole_kvs_get(String(key));
+            if (v === undefined || v === null) {
+                return Promise.reject(keyNotFound());
+            }
+            var format = options && options.format;
+            if (format === 'json') {
+                return Promise.resolve(JSON.parse(v));
+            }
+            if (format !== undefined && format !== 'string') {
+                throw new Error('format ' + format + ' is not offered by keyhole serve');
+            }
+            return Promise.resolve(v);
+        } catch (e) {
+            return Promise.reject(e);
+        }
+    }
+};
 export default {
     kvs() {
         if (!globalThis.__keyhole_kvs_present) {
             throw new Error('no key value store is associated with this function');
         }
-        return {
-            async exists(key) {
-                var v = __keyhole_kvs_get(String(key));
-                return v !== undefined && v !== null;
-            },
-            async get(key, options) {
-                var v = __keyhole_kvs_get(String(key));
-                if (v === undefined || v === null) {
-                    throw new Error('Key not found');
-                }
-                var format = options && options.format;
-                if (format === 'json') {
-                    return JSON.parse(v);
-                }
-                if (format !== undefined && format !== 'string') {
-                    throw new Error('format ' + format + ' is not offered by keyhole serve');
-                }
-                return v;
-            }
-        };
+        return store;
     }
 };
 "#;
@@ -95,8 +113,14 @@ export default {
 "#;
 
 fn sha256_hex(data: String) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data.as_bytes());
-    hash.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(64);
+    for b in hash.as_ref() {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// Rewrites the config line the way deployment tooling does. An error if the source no longer
@@ -136,7 +160,9 @@ pub struct EdgeResponse {
 }
 
 struct Engine {
-    // Field order matters: the context must be dropped before its runtime.
+    // Field order matters: the functions, then the context, must be dropped before the runtime.
+    run_fn: Persistent<Function<'static>>,
+    decide_fn: Persistent<Function<'static>>,
     context: Context,
     _runtime: Runtime,
     deadline: Arc<AtomicU64>,
@@ -163,7 +189,7 @@ impl Engine {
             now > watch.load(Ordering::Relaxed)
         })));
         let context = Context::full(&runtime).map_err(js_error)?;
-        context.with(|ctx| {
+        let (run_fn, decide_fn) = context.with(|ctx| {
             let globals = ctx.globals();
             let present = kvs.is_some();
             let setup = globals
@@ -205,9 +231,21 @@ impl Engine {
             done.finish::<()>()
                 .catch(&ctx)
                 .map_err(|e| ServeError::EdgeCheck(format!("loading the function: {e}")))?;
-            // Moves the event in and the result out as JSON; awaits an async handler.
+            // Move the event in and the result out as JSON; both await an async handler.
+            // `__keyhole_run` returns whatever the handler returned. `__keyhole_decide`, what the
+            // stand-in calls per request, returns a returned request (an object with a `uri` and
+            // no `statusCode`) as its `uri` alone: the stand-in only needs to know that the
+            // request goes on, and copying the whole request (its cookies included) back out
+            // costs more than the rest of the check.
             ctx.eval::<(), _>(
-                "async function __keyhole_run(e) { return JSON.stringify(await handler(JSON.parse(e))); }",
+                "async function __keyhole_run(e) { return JSON.stringify(await handler(JSON.parse(e))); }
+                async function __keyhole_decide(e) {
+                    var r = await handler(JSON.parse(e));
+                    if (r !== null && typeof r === 'object' && r.statusCode === undefined && typeof r.uri === 'string') {
+                        return JSON.stringify({ uri: r.uri });
+                    }
+                    return JSON.stringify(r);
+                }",
             )
             .catch(&ctx)
             .map_err(|e| ServeError::EdgeCheck(e.to_string()))?;
@@ -217,9 +255,15 @@ impl Engine {
                     "the source defines no `handler` function".into(),
                 ));
             }
-            Ok(())
+            let wrapper = |name: &str| -> Result<Persistent<Function<'static>>, ServeError> {
+                let f: Function = ctx.globals().get(name).map_err(js_error)?;
+                Ok(Persistent::save(&ctx, f))
+            };
+            Ok((wrapper("__keyhole_run")?, wrapper("__keyhole_decide")?))
         })?;
         Ok(Self {
+            run_fn,
+            decide_fn,
             context,
             _runtime: runtime,
             deadline,
@@ -227,17 +271,17 @@ impl Engine {
         })
     }
 
-    fn run(&self, event: &str) -> Result<String, String> {
+    /// Runs the handler on `event`; with `full`, returns all it returned, else a returned
+    /// request as its `uri` alone (see `__keyhole_decide`).
+    fn run(&self, event: &str, full: bool) -> Result<String, String> {
         let budget = self.epoch.elapsed() + TIME_BUDGET;
         self.deadline.store(
             u64::try_from(budget.as_micros()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
+        let wrapper = if full { &self.run_fn } else { &self.decide_fn };
         let result = self.context.with(|ctx| {
-            let run: Function = ctx
-                .globals()
-                .get("__keyhole_run")
-                .map_err(|e| e.to_string())?;
+            let run: Function = wrapper.clone().restore(&ctx).map_err(|e| e.to_string())?;
             run.call::<_, Promise>((event,))
                 .and_then(|p| p.finish::<String>())
                 .catch(&ctx)
@@ -277,6 +321,8 @@ const QUEUE_PER_ENGINE: usize = 16;
 /// One request for an engine: the event, and where its result goes.
 struct Job {
     event: String,
+    /// Whether the whole result is wanted, or only the decision (see `Engine::run`).
+    full: bool,
     reply: tokio::sync::oneshot::Sender<Result<Value, EdgeError>>,
 }
 
@@ -391,10 +437,11 @@ impl EdgeCheck {
     fn submit(
         &self,
         event: String,
+        full: bool,
     ) -> Result<tokio::sync::oneshot::Receiver<Result<Value, EdgeError>>, EdgeError> {
         let (reply, result) = tokio::sync::oneshot::channel();
         self.queue
-            .try_send(Job { event, reply })
+            .try_send(Job { event, full, reply })
             .map_err(|e| match e {
                 std::sync::mpsc::TrySendError::Full(_) => EdgeError::Saturated(self.capacity),
                 std::sync::mpsc::TrySendError::Disconnected(_) => {
@@ -409,7 +456,7 @@ impl EdgeCheck {
     /// timeout or a non-JSON result is [`EdgeError::Failed`] (CloudFront answers those with a
     /// 503); a full queue is [`EdgeError::Saturated`].
     pub async fn run(&self, event: String) -> Result<Value, EdgeError> {
-        self.submit(event)?
+        self.submit(event, true)?
             .await
             .map_err(|_| EdgeError::Failed("an edge-check engine stopped".into()))?
     }
@@ -417,14 +464,17 @@ impl EdgeCheck {
     /// [`EdgeCheck::run`] for callers outside an async runtime (tests, tools).
     pub fn run_event(&self, event: &str) -> Result<Value, ServeError> {
         Ok(self
-            .submit(event.to_owned())?
+            .submit(event.to_owned(), true)?
             .blocking_recv()
             .map_err(|_| EdgeError::Failed("an edge-check engine stopped".into()))??)
     }
 
     /// Runs the function on a viewer-request event (JSON text) and reads its decision.
     pub async fn check(&self, event: String) -> Result<EdgeOutcome, EdgeError> {
-        let result = self.run(event).await?;
+        let result = self
+            .submit(event, false)?
+            .await
+            .map_err(|_| EdgeError::Failed("an edge-check engine stopped".into()))??;
         outcome(&result).map_err(|e| EdgeError::Failed(e.to_string()))
     }
 
@@ -449,7 +499,7 @@ fn work(engine: &Engine, jobs: &Mutex<std::sync::mpsc::Receiver<Job>>) {
             continue;
         }
         let result = engine
-            .run(&job.event)
+            .run(&job.event, job.full)
             .map_err(|e| EdgeError::Failed(format!("the function failed: {e}")))
             .and_then(|out| {
                 serde_json::from_str(&out).map_err(|e| {
