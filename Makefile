@@ -13,7 +13,7 @@ MOTO_URL    := http://127.0.0.1:$(MOTO_PORT)
 CARGO       ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help run test deps lint deny cargo-deny test-rust test-node test-client test-browser test-infra checkov bench bench-signer bench-soak bench-lambda validate deploy sam-build qemu-arm64 \
+.PHONY: help run test deps lint deny cargo-deny test-rust test-node test-client test-browser test-infra checkov bench bench-signer bench-serve bench-sizes bench-levers bench-soak bench-lambda validate deploy sam-build qemu-arm64 \
         lambda-target test-cdk cdk-synth cdk-pack moto-start moto-stop clean \
         fuzz fuzz-cmin fuzz-tools
 
@@ -188,14 +188,46 @@ cdk-pack: deps ## npm pack of the construct library, then check the tarball work
 	tar -xzf $(CDK_DIR)/pack/keyhole-cdk-*.tgz -C $(CDK_DIR)/pack/unpacked
 	NODE_PATH=$(CURDIR)/$(CDK_DIR)/node_modules node $(CDK_DIR)/scripts/check-pack.js $(CDK_DIR)/pack/unpacked/package .
 
-bench: bench-signer ## benchmarks beside OpenSSL, in one run
+## `make bench`: every benchmark in one run, then the one table (bench/table.py) built from the
+## figures each step recorded in target/bench/results.tsv (bench/lib.sh's `record`), printed and
+## kept in target/bench/table.md for the README's performance section. Figures, not tests.
+BENCH_DIR := $(CURDIR)/target/bench
+bench: export BENCH_RESULTS := $(BENCH_DIR)/results.tsv
+bench: deps ## every benchmark beside OpenSSL and the peers, in one run, then the one table
+	mkdir -p $(BENCH_DIR) && : >$(BENCH_RESULTS)
+	$(MAKE) bench-signer
 	scripts/bench-sign.sh  # keyhole signs/s per key type and hash beside openssl speed rsa2048 ecdsap256, with ratios
 	# criterion writes its reports under CARGO_TARGET_DIR, else under the crate folder: keep them in target/
 	CARGO_TARGET_DIR=$(CURDIR)/target $(CARGO) bench --locked -p keyhole-core --bench sign
 	$(CARGO) bench -p keyhole-token --bench verify  # warm-cache RS256/ES256 verifications/s (elem/s)
-	KEY_TYPE=rsa crates/keyhole-serve/bench/load.sh
-	crates/keyhole-serve/bench/load.sh  # keyhole serve: POST /session over HTTP vs in-process, asset GETs/s, cold start; openssl anchor
+	$(MAKE) bench-serve
+	$(MAKE) bench-sizes
 	$(MAKE) bench-soak
+	$(PY) bench/table.py $(BENCH_RESULTS) | tee $(BENCH_DIR)/table.md
+
+## keyhole serve on one core, wrk on the other: POST /session in-process and over HTTP, asset GETs
+## at 1, 4 and 16 connections, cold start, peak memory, beside openssl speed on the same core.
+bench-serve:
+	KEY_TYPE=rsa crates/keyhole-serve/bench/load.sh
+	crates/keyhole-serve/bench/load.sh
+
+## Both Lambda bootstraps for arm64, built as `sam build` builds them (cargo lambda, its target
+## folder shared with sam build, so after `make test` this only copies them out), and their sizes.
+bench-sizes: deps lambda-target
+	# One binary per build, as sam build does: features unify across the packages of one build.
+	for bin in keyhole-signer keyhole-key-setup; do \
+		$(SAM_ENV) cargo lambda build --quiet --locked --release --arm64 --lambda-dir $(BENCH_DIR)/lambda --bin $$bin; \
+	done
+	. bench/lib.sh; \
+	for f in signer:keyhole-signer key_setup:keyhole-key-setup; do \
+		size=$$(stat -c %s $(BENCH_DIR)/lambda/$${f#*:}/bootstrap); echo "$${f#*:} arm64 bootstrap: $$size bytes"; \
+		record "bootstrap.$${f%%:*}_bytes" "$$size"; \
+	done
+
+## Each size lever on its own (bench/size-levers.sh): both arm64 bootstraps and the signer's
+## sessions per CPU-second under each. About ten minutes a lever on two cores; not in `make bench`.
+bench-levers: deps lambda-target
+	bench/size-levers.sh $(LEVERS)
 
 ## 60 s of mixed traffic against keyhole serve while the issuer's key set goes down, slow, garbage
 ## and rotates, with hostile clients beside: zero unexpected statuses, RSS sampled, figures printed.
@@ -212,8 +244,13 @@ bench-signer:
 	openssl speed -seconds 3 rsa2048 ecdsap256 2>/dev/null | tail -n 5
 	CARGO_TARGET_DIR=$(CURDIR)/target $(CARGO) bench -p keyhole-signer --bench session
 	$(CARGO) build --profile bench -p keyhole-signer --example sessions
-	for k in rsa ecdsa; do /usr/bin/time -f "$$k: peak RSS %M KiB for 10,000 sessions" \
-		target/release/examples/sessions $$k 10000; done
+	. bench/lib.sh; \
+	for k in ecdsa rsa; do \
+		/usr/bin/time -f "%M" -o target/sessions-$$k.rss target/release/examples/sessions $$k 10000 | tee target/sessions-$$k.txt; \
+		echo "$$k: peak RSS $$(cat target/sessions-$$k.rss) KiB for 10,000 sessions"; \
+		record "pipeline.$$k.per_cpu" "$$(sed -E 's/.* = ([0-9]+) sessions per CPU-second.*/\1/' target/sessions-$$k.txt)"; \
+		record "pipeline.$$k.peak_rss_kib" "$$(cat target/sessions-$$k.rss)"; \
+	done
 	$(CARGO) build --profile bench -p keyhole-signer --bin keyhole-signer
 	$(PY) functions/signer/scripts/runtime-bench.py target/release/keyhole-signer 10000 ecdsa
 	$(MAKE) bench-lambda

@@ -32,6 +32,10 @@ trap 'rm -f "$results"' EXIT
 node peers.mjs "$seconds" | awk '{ print $1, $2 }' >>"$results"
 .venv/bin/python peers.py "$seconds" | awk '{ print $1, $2 }' >>"$results"
 
+# shellcheck source=../lib.sh
+. ../lib.sh
+while read -r name rate; do record "peers.$name.per_cpu" "$rate"; done <"$results"
+
 awk '
     { rate[$1] = $2; order[NR] = $1 }
     END {

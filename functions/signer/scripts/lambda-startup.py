@@ -190,6 +190,14 @@ def one_run(binary, env, event, invocations, cgroup):
     }
 
 
+def record(key: str, value: str) -> None:
+    """Appends one figure to $BENCH_RESULTS (the file `make bench` turns into one table), if set."""
+    path = os.environ.get("BENCH_RESULTS")
+    if path:
+        with open(path, "a") as f:
+            f.write(f"{key}\t{value}\n")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("binary")
@@ -238,6 +246,11 @@ def main() -> int:
             f"{1e6 * (PER_REQUEST + size / 1024 * math.ceil(med['warm'] * 1000) / 1000 * ARM_GB_SECOND):.3f}"
         print(f"{label:>9} {share:>9} {med['init'] * 1e3:8.1f} {med['first'] * 1e3:9.2f} {med['warm'] * 1e3:8.2f} "
               f"{med['p99'] * 1e3:7.2f} {med['cpu'] * 1e3:10.3f} {cost:>14}")
+        key = "unlimited" if size is None else str(size)
+        for name in ("init", "first", "warm", "p99", "cpu"):
+            record(f"lambda.{key}.{name}_ms", f"{med[name] * 1e3:.3f}")
+        if cost:
+            record(f"lambda.{key}.cost_per_million", cost)
     print("cost: $0.20 per million requests + MB/1024 x billed seconds (warm median rounded up to 1 ms)"
           f" x ${ARM_GB_SECOND}/GB-s; API Gateway and CloudFront are the same at every size")
     return 0
