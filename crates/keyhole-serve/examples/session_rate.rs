@@ -25,6 +25,10 @@ fn request(token: &str) -> anyhow::Result<lambda_http::Request> {
     Ok(req.with_request_context(lambda_http::request::RequestContext::ApiGatewayV2(context)))
 }
 
+/// The allocator the `keyhole` binary runs `keyhole serve` with, so both rates pay the same.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
