@@ -467,6 +467,37 @@ mod tests {
         assert_eq!(content_type(Path::new("noext")), "application/octet-stream");
     }
 
+    async fn body_of(resp: Response<Body>) -> Vec<u8> {
+        axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    /// Bodies up to INLINE_READ are read in place, larger ones on the blocking pool: both
+    /// answer whole objects and ranges byte for byte.
+    #[tokio::test]
+    async fn small_and_large_objects_and_their_ranges_are_read_whole() {
+        let (dir, store) = store();
+        let large: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(dir.path().join("bucket/large.bin"), &large).unwrap();
+        std::fs::write(dir.path().join("bucket/small.bin"), &large[..1000]).unwrap();
+        for (key, want) in [("/large.bin", &large[..]), ("/small.bin", &large[..1000])] {
+            let resp = store.respond(&Method::GET, key, &HeaderMap::new()).await;
+            assert_eq!(resp.status(), StatusCode::OK, "{key}");
+            assert_eq!(body_of(resp).await, want, "{key}");
+            let mut h = HeaderMap::new();
+            h.insert(header::RANGE, HeaderValue::from_static("bytes=500-599"));
+            let resp = store.respond(&Method::GET, key, &h).await;
+            assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT, "{key}");
+            assert_eq!(body_of(resp).await, &want[500..600], "{key}");
+        }
+        let mut h = HeaderMap::new();
+        h.insert(header::RANGE, HeaderValue::from_static("bytes=100000-"));
+        let resp = store.respond(&Method::GET, "/large.bin", &h).await;
+        assert_eq!(body_of(resp).await, &large[100_000..]);
+    }
+
     fn store() -> (tempfile::TempDir, AssetStore) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("bucket/users/u1")).unwrap();
