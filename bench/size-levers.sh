@@ -34,10 +34,10 @@ sessions_n=${SESSIONS_N:-4000}
 levers=(
     "shipped|-|the release profile as committed, with cargo lambda's release defaults"
     "lambda-defaults-off|--disable-optimizations|without cargo lambda's panic=\"abort\" and target-cpu (unwinding kept)"
-    "cgu16|profile.release.codegen-units=16|what codegen-units=1 buys (16 is cargo's default)"
     "opt-s|profile.release.opt-level=\"s\"|everything optimised for size"
-    "opt-z|profile.release.opt-level=\"z\"|everything optimised for size, loops not vectorised"
     "deps-s|profile.release.package.\"*\".opt-level=\"s\" profile.release.package.aws-lc-sys.opt-level=3 profile.release.package.aws-lc-rs.opt-level=3|dependencies for size; the crypto and keyhole's own crates at 3"
+    "cgu16|profile.release.codegen-units=16|what codegen-units=1 buys (16 is cargo's default)"
+    "opt-z|profile.release.opt-level=\"z\"|everything optimised for size, loops not vectorised"
 )
 selected=("$@")
 
