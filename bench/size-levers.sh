@@ -36,6 +36,7 @@ levers=(
     "lambda-defaults-off|--disable-optimizations|without cargo lambda's panic=\"abort\" and target-cpu (unwinding kept)"
     "opt-s|profile.release.opt-level=\"s\"|everything optimised for size"
     "deps-s|profile.release.package.\"*\".opt-level=\"s\" profile.release.package.aws-lc-sys.opt-level=3 profile.release.package.aws-lc-rs.opt-level=3|dependencies for size; the crypto and keyhole's own crates at 3"
+    "deps-s-hot3|profile.release.package.\"*\".opt-level=\"s\" profile.release.package.aws-lc-sys.opt-level=3 profile.release.package.aws-lc-rs.opt-level=3 profile.release.package.serde.opt-level=3 profile.release.package.serde_json.opt-level=3 profile.release.package.jsonwebtoken.opt-level=3 profile.release.package.base64.opt-level=3 profile.release.package.aws_lambda_events.opt-level=3 profile.release.package.lambda_http.opt-level=3 profile.release.package.http.opt-level=3 profile.release.package.time.opt-level=3 profile.release.package.itoa.opt-level=3 profile.release.package.ryu.opt-level=3 profile.release.package.memchr.opt-level=3 profile.release.package.hyper.opt-level=3 profile.release.package.tokio.opt-level=3 profile.release.package.bytes.opt-level=3|dependencies for size except the hot path at 3: the crypto, JSON, base64, JWT, the API Gateway event, HTTP, time, the runtime loop (hyper, tokio)"
     "cgu16|profile.release.codegen-units=16|what codegen-units=1 buys (16 is cargo's default)"
     "opt-z|profile.release.opt-level=\"z\"|everything optimised for size, loops not vectorised"
 )
