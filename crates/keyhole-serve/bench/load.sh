@@ -94,6 +94,23 @@ print(f"{rate:.0f} {ms('50%'):.2f} {ms('99%'):.2f} {(after - before) / requests:
 PY
 }
 
+# `sweep KIND LABEL wrk-args...`: `load` at each of CONNECTION_COUNTS, one printed row and four
+# recorded figures each; leaves the last row's `rate` and `per_cpu` set.
+sweep() {
+    local kind=$1 label=$2 c p50 p99 cpu_each
+    shift 2
+    printf '%-12s %12s %9s %9s %22s\n' connections "$label" "p50 ms" "p99 ms" "per server CPU-second"
+    for c in $CONNECTION_COUNTS; do
+        read -r rate p50 p99 cpu_each < <(load "$kind-$c" "$c" "$@")
+        per_cpu=$(awk -v c="$cpu_each" 'BEGIN { printf "%.0f", 1 / c }')
+        printf '%-12s %12s %9s %9s %22s\n' "$c" "$rate" "$p50" "$p99" "$per_cpu"
+        record "serve.$KEY_TYPE.$kind.c$c.rate" "$rate"
+        record "serve.$KEY_TYPE.$kind.c$c.p50" "$p50"
+        record "serve.$KEY_TYPE.$kind.c$c.p99" "$p99"
+        record "serve.$KEY_TYPE.$kind.c$c.per_cpu" "$per_cpu"
+    done
+}
+
 echo "== POST /session"
 pin 0 /usr/bin/time -f "%U %S" -o "$work/inproc.cpu" "$rate_bin" "$work/state" "$SECONDS_EACH" 1 | tee "$work/inproc.txt"
 inproc_per_cpu=$(python3 - "$work/inproc.txt" "$work/inproc.cpu" <<'PY'
@@ -108,16 +125,7 @@ cat >"$work/post.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Authorization"] = "Bearer $token"
 LUA
-printf '%-12s %12s %9s %9s %22s\n' connections "sessions/s" "p50 ms" "p99 ms" "per server CPU-second"
-for c in $CONNECTION_COUNTS; do
-    read -r rate p50 p99 cpu_each < <(load "post-$c" "$c" -s "$work/post.lua" "$url/session")
-    per_cpu=$(awk -v c="$cpu_each" 'BEGIN { printf "%.0f", 1 / c }')
-    printf '%-12s %12s %9s %9s %22s\n' "$c" "$rate" "$p50" "$p99" "$per_cpu"
-    record "serve.$KEY_TYPE.session.c$c.rate" "$rate"
-    record "serve.$KEY_TYPE.session.c$c.p50" "$p50"
-    record "serve.$KEY_TYPE.session.c$c.p99" "$p99"
-    record "serve.$KEY_TYPE.session.c$c.per_cpu" "$per_cpu"
-done
+sweep session "sessions/s" -s "$work/post.lua" "$url/session"
 echo "POST /session over HTTP at 16 connections, per server CPU-second: ${per_cpu} against ${inproc_per_cpu} in-process" \
     "= $(awk -v a="$per_cpu" -v b="$inproc_per_cpu" 'BEGIN { printf "%.2f", a / b }')x (target 0.7x)"
 
@@ -125,15 +133,7 @@ echo "== cookie-authorised asset GET ($(stat -c %s crates/keyhole-serve/demo/buc
 cookies=$(curl -sf -D - -o /dev/null -X POST -H "Authorization: Bearer $token" "$url/session" \
     | tr -d '\r' | sed -nE 's/^set-cookie: (CloudFront-[^;]+);.*/\1/Ip' | paste -sd ';' | sed 's/;/; /g')
 curl -sf -o /dev/null -H "Cookie: $cookies" "$url/users/$alice/pattern.png" || { echo "the asset is refused with fresh cookies" >&2; exit 1; }
-printf '%-12s %12s %9s %9s %22s\n' connections "GETs/s" "p50 ms" "p99 ms" "per server CPU-second"
-for c in $CONNECTION_COUNTS; do
-    read -r rate p50 p99 cpu_each < <(load "get-$c" "$c" -H "Cookie: $cookies" "$url/users/$alice/pattern.png")
-    per_cpu=$(awk -v c="$cpu_each" 'BEGIN { printf "%.0f", 1 / c }')
-    printf '%-12s %12s %9s %9s %22s\n' "$c" "$rate" "$p50" "$p99" "$per_cpu"
-    record "serve.$KEY_TYPE.get.c$c.rate" "$rate"
-    record "serve.$KEY_TYPE.get.c$c.p50" "$p50"
-    record "serve.$KEY_TYPE.get.c$c.p99" "$p99"
-done
+sweep get "GETs/s" -H "Cookie: $cookies" "$url/users/$alice/pattern.png"
 if [ "$KEY_TYPE" = ecdsa ]; then
     echo "asset GETs at 16 connections: $rate/s against OpenSSL's $ossl_ec_verify P-256 verifies/s" \
         "= $(awk -v a="$rate" -v b="$ossl_ec_verify" 'BEGIN { printf "%.2f", a / b }')x (target 0.5x)"
